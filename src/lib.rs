@@ -1,0 +1,38 @@
+//! # nmf
+//!
+//! Nonnegative matrix factorization for Rust: `X ≈ W·H` with `X` (n_samples x n_features),
+//! `W` (n_samples x k) and `H` (k x n_features) nonnegative, with scikit-learn's conventions and
+//! numerics. This facade re-exports the workspace crates and adds matrix IO.
+//!
+//! ```
+//! use faer::{mat, Par};
+//! use nmf::prelude::*;
+//!
+//! let x = mat![[1.0, 2.0], [2.0, 4.0f64]];
+//! let w = mat![[1.0], [2.0f64]];
+//! let h = mat![[1.0, 2.0f64]];
+//! let err = nmf::loss::reconstruction_err(x.as_ref(), w.as_ref(), h.as_ref(), Loss::Frobenius, Par::Seq)?;
+//! assert!(err < 1e-12);
+//! # Ok::<(), nmf::CoreError>(())
+//! ```
+//!
+//! Crates: [`nmf_core`] (losses, penalties, kernels, validation), [`init`] (initialisations),
+//! [`solvers`] (fit loops), [`metrics`] (quality measures).
+
+pub mod io;
+
+pub use nmf_core::{
+    AlphaH, CoreError, Float, Loss, Penalties, Regularization, SKLEARN_EPS, check, kernels, loss,
+    regularization, scalar,
+};
+pub use nmf_init as init;
+pub use nmf_metrics as metrics;
+pub use nmf_solvers as solvers;
+
+/// Re-export of faer, the matrix library every signature uses.
+pub use faer;
+
+/// The names most programs need: `use nmf::prelude::*;`.
+pub mod prelude {
+    pub use nmf_core::{AlphaH, Float, Loss, Regularization};
+}
