@@ -9,7 +9,6 @@ this script, so a reader can see exactly which scikit-learn call produced it.
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 import sklearn
@@ -57,14 +56,65 @@ def beta_divergence():
     )
 
 
+def mt19937():
+    out = {}
+    for seed in (0, 42):
+        r = np.random.RandomState(seed)
+        uniforms = r.random_sample(20).tolist()
+        r = np.random.RandomState(seed)
+        normals = r.standard_normal(21).tolist()
+        r = np.random.RandomState(seed)
+        perms = [r.permutation(n).tolist() for n in (10, 50, 3, 200)]
+        out[str(seed)] = {"uniforms": uniforms, "normals": normals, "permutations": perms}
+    dump("mt19937.json", out)
+
+
+def planted(n, m, seed):
+    """A nonnegative test matrix: low rank plus noise, some exact zeros."""
+    r = np.random.RandomState(seed)
+    x = r.rand(n, 4) @ r.rand(4, m) + 0.1 * r.rand(n, m)
+    x[r.rand(n, m) < 0.1] = 0.0
+    return x
+
+
+def init_cases():
+    cases = []
+    for init in ("nndsvd", "nndsvda", "nndsvdar", "random"):
+        w, h = _nmf._initialize_nmf(X3, 3, init=init, random_state=0)
+        cases.append({"x": "X3", "k": 3, "init": init, "seed": 0, "W": mat(w), "H": mat(h)})
+    X2 = np.array([[1, 1], [2, 1], [3, 1.2], [4, 1], [5, 0.8], [6, 1]])
+    w, h = _nmf._initialize_nmf(X2, 2, init="random", random_state=0)
+    cases.append({"x": "X2", "k": 2, "init": "random", "seed": 0, "W": mat(w), "H": mat(h)})
+    # Larger matrices exercise the power iterations (7 when k < 0.1 min(n, m)) and the transpose.
+    for (n, m, k, seed) in ((60, 50, 4, 7), (50, 60, 4, 7), (30, 20, 8, 3)):
+        x = planted(n, m, seed)
+        for init in ("nndsvd", "nndsvdar"):
+            w, h = _nmf._initialize_nmf(x, k, init=init, random_state=seed)
+            cases.append({"x": "planted", "n": n, "m": m, "data_seed": seed, "X": mat(x), "k": k,
+                          "init": init, "seed": seed, "W": mat(w), "H": mat(h)})
+    dump("init.json", {"X3": mat(X3), "X2": mat(X2), "cases": cases})
+
+
+def large(dirname):
+    os.makedirs(dirname, exist_ok=True)
+    faces = os.path.join(HERE, "..", "..", "shared", "data", "olivetti_faces.npy")
+    x = np.load(faces)
+    w, h = _nmf._initialize_nmf(x, 20, init="nndsvda", random_state=0)
+    np.save(os.path.join(dirname, "olivetti_nndsvda_k20_seed0_W.npy"), w)
+    np.save(os.path.join(dirname, "olivetti_nndsvda_k20_seed0_H.npy"), h)
+    print("wrote large fixtures into", dirname)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--large", metavar="DIR", help="also write Olivetti fixtures into DIR")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     beta_divergence()
+    mt19937()
+    init_cases()
     if args.large:
-        print("no large fixtures defined yet", file=sys.stderr)
+        large(args.large)
 
 
 if __name__ == "__main__":

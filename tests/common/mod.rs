@@ -61,3 +61,41 @@ pub fn olivetti_path() -> Option<PathBuf> {
     );
     None
 }
+
+/// A file from the large-fixture folder (written by `scripts/make_fixtures.py --large
+/// fixtures-large`), or `None` with a printed reason. Under CI a missing file is a failure.
+pub fn large_fixture(name: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures-large")
+        .join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{} is missing under CI (.ci/run generates it)", p.display());
+    }
+    eprintln!(
+        "skipped: {} not found; run `python3 scripts/make_fixtures.py --large fixtures-large` (needs scikit-learn)",
+        p.display()
+    );
+    None
+}
+
+/// ‖a − b‖_F / ‖b‖_F.
+pub fn rel_fro(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape(), "shapes differ");
+    let mut num = 0.0f64;
+    let mut den = 0.0f64;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            num += (a[(i, j)] - b[(i, j)]).powi(2);
+            den += b[(i, j)].powi(2);
+        }
+    }
+    (num / den.max(f64::MIN_POSITIVE)).sqrt()
+}
+
+/// A `Mat<f32>` widened to f64.
+pub fn widen(a: faer::MatRef<'_, f32>) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] as f64)
+}

@@ -1,3 +1,34 @@
 //! # nmf-init
 //!
-//! Starting factors for NMF. Filled by the initialisation issue; nothing is exported yet.
+//! Starting factors for nonnegative matrix factorization: scaled random, NNDSVD and its `a`/`ar`
+//! variants (Boutsidis & Gallopoulos 2008), or custom factors, in two numerical modes:
+//!
+//! - [`Compat::Native`] (default): NNDSVD from an exact truncated SVD (faer's Lanczos partial SVD
+//!   when k is small against min(n, m), its dense thin SVD otherwise), random draws from
+//!   xoshiro256++.
+//! - [`Compat::Sklearn`]: scikit-learn's randomized SVD and NumPy's `RandomState(seed)` stream,
+//!   bit for bit ([`mt19937::RandomState`]), so the same integer seed reproduces scikit-learn's
+//!   `_initialize_nmf(X, k, init, random_state=seed)`.
+//!
+//! ```
+//! use faer::{mat, Par};
+//! use nmf_init::{initialize, Compat, Init};
+//!
+//! let x = mat![[1.0, 2.0, 0.0, 3.0, 1.0], [0.0, 1.0, 4.0, 1.0, 2.0],
+//!              [3.0, 0.0, 1.0, 2.0, 0.0], [2.0, 2.0, 2.0, 0.0, 1.0f64]];
+//! let f = initialize(x.as_ref(), 3, &Init::Nndsvd, 0, Compat::Sklearn, Par::Seq)?;
+//! // scikit-learn: W[0, 0] = 1.12706 (ALGORITHMS.md 12.2)
+//! assert!((f.w[(0, 0)] - 1.12706).abs() < 1e-5);
+//! f.w.for_each(|&v| assert!(v >= 0.0));
+//! f.h.for_each(|&v| assert!(v >= 0.0));
+//! # Ok::<(), nmf_init::InitError>(())
+//! ```
+
+pub mod error;
+mod init;
+pub mod mt19937;
+mod svd;
+
+pub use error::InitError;
+pub use init::{Compat, Factors, Init, InitKind, InitReport, initialize, sklearn_seed};
+pub use svd::SvdPath;

@@ -1,0 +1,343 @@
+//! The initialisation methods and the one entry point, [`initialize`].
+
+use std::time::Instant;
+
+use faer::{Mat, MatRef, Par};
+use nmf_core::{Float, check};
+use rand::SeedableRng;
+use rand_distr::Distribution;
+
+use crate::error::InitError;
+use crate::mt19937::RandomState;
+use crate::svd::{self, SvdPath, Truncated};
+
+/// How to compute the starting factors `W0`, `H0`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Init<T> {
+    /// scikit-learn's default rule: `NndsvdA` when k <= min(n, m), otherwise `Random`.
+    #[default]
+    Auto,
+    /// `|N(0, 1)|·sqrt(mean(X)/k)` entries, H drawn before W (as scikit-learn).
+    Random,
+    /// Nonnegative double SVD (Boutsidis & Gallopoulos 2008); keeps its zeros (good for sparse
+    /// factors, but multiplicative updates can never move a zero).
+    Nndsvd,
+    /// NNDSVD with zeros filled by mean(X) (good when sparseness is not wanted).
+    NndsvdA,
+    /// NNDSVD with zeros filled by small random values `|mean(X)·N(0,1)/100|`.
+    NndsvdAr,
+    /// Caller-supplied factors (checked: shapes, finite, nonnegative, not all zero).
+    Custom {
+        /// W0, n_samples x k.
+        w: Mat<T>,
+        /// H0, k x n_features.
+        h: Mat<T>,
+    },
+}
+
+/// The method an [`Init`] resolved to (after the `Auto` rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitKind {
+    /// Scaled half-normal entries.
+    Random,
+    /// NNDSVD.
+    Nndsvd,
+    /// NNDSVD, zeros filled with the mean.
+    NndsvdA,
+    /// NNDSVD, zeros filled with small random values.
+    NndsvdAr,
+    /// Caller-supplied factors.
+    Custom,
+}
+
+impl InitKind {
+    /// scikit-learn's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            InitKind::Random => "random",
+            InitKind::Nndsvd => "nndsvd",
+            InitKind::NndsvdA => "nndsvda",
+            InitKind::NndsvdAr => "nndsvdar",
+            InitKind::Custom => "custom",
+        }
+    }
+}
+
+impl core::fmt::Display for InitKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Native numerics, or scikit-learn's stream and randomized SVD for identical results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compat {
+    /// Exact truncated SVD for NNDSVD and a modern RNG (xoshiro256++) for random draws.
+    #[default]
+    Native,
+    /// scikit-learn's randomized SVD and NumPy's `RandomState(seed)` stream, so the same integer
+    /// seed gives scikit-learn's `random_state` results.
+    Sklearn,
+}
+
+/// What the initialisation did, for the fit report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InitReport {
+    /// The method used.
+    pub kind: InitKind,
+    /// The SVD used (NNDSVD family only).
+    pub svd: Option<SvdPath>,
+    /// Seconds spent in the SVD.
+    pub svd_seconds: f64,
+    /// Seconds for the whole initialisation.
+    pub seconds: f64,
+}
+
+/// Starting factors and how they were made.
+#[derive(Debug, Clone)]
+pub struct Factors<T> {
+    /// W0 (n_samples x k).
+    pub w: Mat<T>,
+    /// H0 (k x n_features).
+    pub h: Mat<T>,
+    /// What was done.
+    pub report: InitReport,
+}
+
+/// scikit-learn drops NNDSVD entries below this to exact zero.
+const NNDSVD_EPS: f64 = 1e-6;
+
+/// A source of standard normals: NumPy's legacy stream or xoshiro256++.
+enum Normals {
+    Numpy(Box<RandomState>),
+    Native(rand::rngs::Xoshiro256PlusPlus),
+}
+
+impl Normals {
+    fn new(seed: u64, compat: Compat) -> Result<Self, InitError> {
+        Ok(match compat {
+            Compat::Sklearn => Normals::Numpy(Box::new(RandomState::new(sklearn_seed(seed)?))),
+            Compat::Native => Normals::Native(rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed)),
+        })
+    }
+    fn next(&mut self) -> f64 {
+        match self {
+            Normals::Numpy(r) => r.standard_normal(),
+            Normals::Native(r) => Distribution::<f64>::sample(&rand_distr::StandardNormal, r),
+        }
+    }
+}
+
+/// Checks a seed fits NumPy's `RandomState` (0..2^32).
+pub fn sklearn_seed(seed: u64) -> Result<u32, InitError> {
+    u32::try_from(seed).map_err(|_| InitError::SeedOutOfRange { seed })
+}
+
+fn mean<T: Float>(x: MatRef<'_, T>) -> f64 {
+    nmf_core::kernels::sum(x) / (x.nrows() as f64 * x.ncols() as f64)
+}
+
+/// Computes starting factors for `X ≈ W·H` with `k` components.
+///
+/// `seed` drives every random draw (`Random`, `NndsvdAr`, the randomized SVD and the Lanczos
+/// start vector). With `Compat::Sklearn` the result equals scikit-learn's
+/// `_initialize_nmf(X, k, init, random_state=seed)` to rounding.
+///
+/// # Errors
+/// Invalid `X` (empty, non-finite, negative), `k = 0`, `k > min(n, m)` for the NNDSVD family, a
+/// custom factor of the wrong shape or with invalid values, a seed beyond 32 bits in
+/// `Compat::Sklearn`, or an SVD that does not converge.
+pub fn initialize<T: Float>(
+    x: MatRef<'_, T>,
+    k: usize,
+    init: &Init<T>,
+    seed: u64,
+    compat: Compat,
+    par: Par,
+) -> Result<Factors<T>, InitError> {
+    let start = Instant::now();
+    check::ensure_data("X", x)?;
+    if k == 0 {
+        return Err(nmf_core::CoreError::invalid("n_components", k, "an integer >= 1").into());
+    }
+    let (n, m) = x.shape();
+    let kind = match init {
+        Init::Auto if k <= n.min(m) => InitKind::NndsvdA,
+        Init::Auto => InitKind::Random,
+        Init::Random => InitKind::Random,
+        Init::Nndsvd => InitKind::Nndsvd,
+        Init::NndsvdA => InitKind::NndsvdA,
+        Init::NndsvdAr => InitKind::NndsvdAr,
+        Init::Custom { .. } => InitKind::Custom,
+    };
+    if compat == Compat::Sklearn {
+        sklearn_seed(seed)?;
+    }
+    let mut report = InitReport {
+        kind,
+        svd: None,
+        svd_seconds: 0.0,
+        seconds: 0.0,
+    };
+    let (w, h) = match (kind, init) {
+        (InitKind::Custom, Init::Custom { w, h }) => {
+            check_custom("W", w.as_ref(), n, k)?;
+            check_custom("H", h.as_ref(), k, m)?;
+            (w.clone(), h.clone())
+        }
+        (InitKind::Random, _) => random(x, k, seed, compat)?,
+        _ => {
+            if k > n.min(m) {
+                return Err(InitError::RankTooLarge {
+                    init: kind.name(),
+                    k,
+                    max: n.min(m),
+                });
+            }
+            let t0 = Instant::now();
+            let (t, path) = match compat {
+                Compat::Sklearn => {
+                    let mut rng = RandomState::new(sklearn_seed(seed)?);
+                    (
+                        svd::randomized_sklearn(x, k, &mut rng, par)?,
+                        SvdPath::Randomized,
+                    )
+                }
+                Compat::Native => svd::exact_truncated(x, k, seed, par)?,
+            };
+            report.svd = Some(path);
+            report.svd_seconds = t0.elapsed().as_secs_f64();
+            let (mut w, mut h) = nndsvd(&t);
+            match kind {
+                InitKind::NndsvdA => {
+                    let avg = T::from_f64(mean(x));
+                    fill_zeros(&mut w, |_| avg);
+                    fill_zeros(&mut h, |_| avg);
+                }
+                InitKind::NndsvdAr => {
+                    let avg = T::from_f64(mean(x)).to_f64();
+                    let mut rng = Normals::new(seed, compat)?;
+                    fill_zeros(&mut w, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
+                    fill_zeros(&mut h, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
+                }
+                _ => {}
+            }
+            (w, h)
+        }
+    };
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(Factors { w, h, report })
+}
+
+fn check_custom<T: Float>(
+    what: &'static str,
+    a: MatRef<'_, T>,
+    rows: usize,
+    cols: usize,
+) -> Result<(), InitError> {
+    check::ensure_shape(what, a, rows, cols)?;
+    check::ensure_finite(what, a)?;
+    check::ensure_nonneg(what, a)?;
+    check::ensure_not_all_zero(what, a)?;
+    Ok(())
+}
+
+/// `|N(0,1)|·sqrt(mean(X)/k)`, H (k x m) drawn first then W (n x k), each row-major.
+fn random<T: Float>(
+    x: MatRef<'_, T>,
+    k: usize,
+    seed: u64,
+    compat: Compat,
+) -> Result<(Mat<T>, Mat<T>), InitError> {
+    let (n, m) = x.shape();
+    // As scikit-learn: the scale is computed in the data's precision.
+    let avg = (T::from_f64(mean(x)) / T::from_usize(k)).sqrt();
+    let mut rng = Normals::new(seed, compat)?;
+    let mut h = Mat::<T>::zeros(k, m);
+    for i in 0..k {
+        for j in 0..m {
+            h[(i, j)] = (avg * T::from_f64(rng.next())).abs();
+        }
+    }
+    let mut w = Mat::<T>::zeros(n, k);
+    for i in 0..n {
+        for j in 0..k {
+            w[(i, j)] = (avg * T::from_f64(rng.next())).abs();
+        }
+    }
+    Ok((w, h))
+}
+
+/// The NNDSVD construction from the top-k triplets, with entries below 1e-6 set to zero.
+///
+/// Where scikit-learn would divide by a zero norm (a singular pair whose chosen positive or
+/// negative parts vanish), the component is set to zero instead of NaN.
+fn nndsvd<T: Float>(t: &Truncated<T>) -> (Mat<T>, Mat<T>) {
+    let (n, k) = t.u.shape();
+    let m = t.v.nrows();
+    let mut w = Mat::<T>::zeros(n, k);
+    let mut h = Mat::<T>::zeros(k, m);
+    let norm =
+        |it: &mut dyn Iterator<Item = T>| it.map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
+    for j in 0..k {
+        let sj = t.s[j].max(T::ZERO);
+        let (u, v) = (t.u.col(j), t.v.col(j));
+        if j == 0 {
+            let r = sj.sqrt();
+            for i in 0..n {
+                w[(i, 0)] = r * u[i].abs();
+            }
+            for i in 0..m {
+                h[(0, i)] = r * v[i].abs();
+            }
+            continue;
+        }
+        let pos = |a: T| a.max(T::ZERO);
+        let neg = |a: T| (-a).max(T::ZERO);
+        let (xp, yp) = (
+            norm(&mut u.iter().map(|&a| pos(a))),
+            norm(&mut v.iter().map(|&a| pos(a))),
+        );
+        let (xn, yn) = (
+            norm(&mut u.iter().map(|&a| neg(a))),
+            norm(&mut v.iter().map(|&a| neg(a))),
+        );
+        let (mp, mn) = (xp * yp, xn * yn);
+        let (part, xnrm, ynrm, sigma): (&dyn Fn(T) -> T, f64, f64, f64) = if mp > mn {
+            (&pos, xp, yp, mp)
+        } else {
+            (&neg, xn, yn, mn)
+        };
+        if xnrm == 0.0 || ynrm == 0.0 {
+            continue; // a dead component: zeros, never 0/0
+        }
+        let lbd = T::from_f64((sj.to_f64() * sigma).sqrt());
+        let (xnrm, ynrm) = (T::from_f64(xnrm), T::from_f64(ynrm));
+        for i in 0..n {
+            w[(i, j)] = lbd * (part(u[i]) / xnrm);
+        }
+        for i in 0..m {
+            h[(j, i)] = lbd * (part(v[i]) / ynrm);
+        }
+    }
+    let eps = T::from_f64(NNDSVD_EPS);
+    for a in [&mut w, &mut h] {
+        a.for_each_mut(|v| {
+            if *v < eps {
+                *v = T::ZERO
+            }
+        });
+    }
+    (w, h)
+}
+
+/// Replaces each exact zero, in row-major order, by `f(())` (the order scikit-learn fills in).
+fn fill_zeros<T: Float>(a: &mut Mat<T>, mut f: impl FnMut(()) -> T) {
+    for i in 0..a.nrows() {
+        for j in 0..a.ncols() {
+            if a[(i, j)] == T::ZERO {
+                a[(i, j)] = f(());
+            }
+        }
+    }
+}

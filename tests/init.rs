@@ -1,0 +1,296 @@
+//! nmf-init through the facade: scikit-learn parity in `Compat::Sklearn`, properties, errors.
+
+mod common;
+
+use faer::{Mat, Par};
+use nmf::init::mt19937::RandomState;
+use nmf::init::{Compat, Init, InitError, InitKind, SvdPath, initialize};
+use proptest::prelude::*;
+
+#[test]
+fn mt19937_matches_numpy() {
+    let fx = common::fixture("mt19937.json");
+    for seed in [0u32, 42] {
+        let case = &fx[seed.to_string()];
+        let mut r = RandomState::new(seed);
+        for u in case["uniforms"].as_array().unwrap() {
+            assert_eq!(
+                r.random_sample(),
+                u.as_f64().unwrap(),
+                "seed {seed} uniform"
+            );
+        }
+        let mut r = RandomState::new(seed);
+        for z in case["normals"].as_array().unwrap() {
+            assert_eq!(
+                r.standard_normal(),
+                z.as_f64().unwrap(),
+                "seed {seed} normal"
+            );
+        }
+        let mut r = RandomState::new(seed);
+        for p in case["permutations"].as_array().unwrap() {
+            let expect: Vec<usize> = p
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect();
+            assert_eq!(
+                r.permutation(expect.len()),
+                expect,
+                "seed {seed} permutation"
+            );
+        }
+    }
+}
+
+fn init_of(name: &str) -> Init<f64> {
+    match name {
+        "nndsvd" => Init::Nndsvd,
+        "nndsvda" => Init::NndsvdA,
+        "nndsvdar" => Init::NndsvdAr,
+        "random" => Init::Random,
+        other => panic!("unknown init {other}"),
+    }
+}
+
+#[test]
+fn sklearn_initialize_nmf_is_reproduced() {
+    let fx = common::fixture("init.json");
+    for case in fx["cases"].as_array().unwrap() {
+        let x = match case["x"].as_str().unwrap() {
+            "X3" => common::mat(&fx["X3"]),
+            "X2" => common::mat(&fx["X2"]),
+            _ => common::mat(&case["X"]),
+        };
+        let k = case["k"].as_u64().unwrap() as usize;
+        let seed = case["seed"].as_u64().unwrap();
+        let name = case["init"].as_str().unwrap();
+        let f = initialize(
+            x.as_ref(),
+            k,
+            &init_of(name),
+            seed,
+            Compat::Sklearn,
+            Par::Seq,
+        )
+        .unwrap();
+        let (w, h) = (common::mat(&case["W"]), common::mat(&case["H"]));
+        let what = format!("{name} k={k} on {}x{}", x.nrows(), x.ncols());
+        assert!(
+            common::rel_diff(f.w.as_ref(), w.as_ref()) < 1e-10,
+            "{what}: W differs"
+        );
+        assert!(
+            common::rel_diff(f.h.as_ref(), h.as_ref()) < 1e-10,
+            "{what}: H differs"
+        );
+        if name != "random" {
+            assert_eq!(f.report.svd, Some(SvdPath::Randomized));
+        }
+    }
+}
+
+#[test]
+fn algorithms_md_12_2_values() {
+    // The rounded W of nndsvd(X3, k=3) printed in ALGORITHMS.md section 12.2.
+    let fx = common::fixture("init.json");
+    let x = common::mat(&fx["X3"]);
+    let f = initialize(x.as_ref(), 3, &Init::Nndsvd, 0, Compat::Sklearn, Par::Seq).unwrap();
+    let w = faer::mat![
+        [1.12706, 1.00064, 0.0],
+        [1.54486, 0.0, 0.0],
+        [1.08768, 1.00699, 0.930299],
+        [1.25207, 0.0, 0.606707]
+    ];
+    assert!(common::rel_diff(f.w.as_ref(), w.as_ref()) < 1e-5);
+}
+
+#[test]
+fn olivetti_nndsvda_matches_sklearn() {
+    let Some(path) = common::olivetti_path() else {
+        return;
+    };
+    let (Some(wp), Some(hp)) = (
+        common::large_fixture("olivetti_nndsvda_k20_seed0_W.npy"),
+        common::large_fixture("olivetti_nndsvda_k20_seed0_H.npy"),
+    ) else {
+        return;
+    };
+    let x: Mat<f32> = nmf::io::read_npy(&path).unwrap();
+    let f = initialize(
+        x.as_ref(),
+        20,
+        &Init::NndsvdA,
+        0,
+        Compat::Sklearn,
+        Par::rayon(0),
+    )
+    .unwrap();
+    let w: Mat<f32> = nmf::io::read_npy(&wp).unwrap();
+    let h: Mat<f32> = nmf::io::read_npy(&hp).unwrap();
+    let dw = common::rel_fro(
+        common::widen(f.w.as_ref()).as_ref(),
+        common::widen(w.as_ref()).as_ref(),
+    );
+    let dh = common::rel_fro(
+        common::widen(f.h.as_ref()).as_ref(),
+        common::widen(h.as_ref()).as_ref(),
+    );
+    assert!(
+        dw < 1e-4 && dh < 1e-4,
+        "relative differences W {dw:e}, H {dh:e}"
+    );
+}
+
+#[test]
+fn errors_are_typed() {
+    let x = Mat::<f64>::from_fn(4, 5, |i, j| (i + j) as f64);
+    let r = initialize(x.as_ref(), 5, &Init::Nndsvd, 0, Compat::Native, Par::Seq);
+    assert!(
+        matches!(r, Err(InitError::RankTooLarge { k: 5, max: 4, .. })),
+        "{r:?}"
+    );
+    // Random init allows k > min(n, m); Auto falls back to it.
+    let f = initialize(x.as_ref(), 5, &Init::Auto, 0, Compat::Native, Par::Seq).unwrap();
+    assert_eq!(f.report.kind, InitKind::Random);
+    let r = initialize(
+        x.as_ref(),
+        2,
+        &Init::Random,
+        1 << 40,
+        Compat::Sklearn,
+        Par::Seq,
+    );
+    assert!(matches!(r, Err(InitError::SeedOutOfRange { .. })));
+    let r = initialize(x.as_ref(), 0, &Init::Random, 0, Compat::Native, Par::Seq);
+    assert!(r.is_err());
+    let mut neg = x.clone();
+    neg[(1, 2)] = -1.0;
+    let r = initialize(neg.as_ref(), 2, &Init::Random, 0, Compat::Native, Par::Seq);
+    assert!(r.unwrap_err().to_string().contains("row 1, column 2"));
+    let good_w = Mat::<f64>::from_fn(4, 2, |_, _| 1.0);
+    let good_h = Mat::<f64>::from_fn(2, 5, |_, _| 1.0);
+    let custom = |w: Mat<f64>, h: Mat<f64>| {
+        initialize(
+            x.as_ref(),
+            2,
+            &Init::Custom { w, h },
+            0,
+            Compat::Native,
+            Par::Seq,
+        )
+    };
+    assert!(custom(good_w.clone(), good_h.clone()).is_ok());
+    assert!(custom(Mat::from_fn(3, 2, |_, _| 1.0), good_h.clone()).is_err());
+    assert!(custom(good_w.clone(), Mat::zeros(2, 5)).is_err());
+    let mut nan = good_h.clone();
+    nan[(0, 0)] = f64::NAN;
+    assert!(custom(good_w.clone(), nan).is_err());
+    let mut negw = good_w.clone();
+    negw[(0, 0)] = -0.5;
+    assert!(custom(negw, good_h).is_err());
+}
+
+#[test]
+fn degenerate_inputs_never_give_nan() {
+    // All zeros, a zero row and column, duplicated rows, rank one.
+    let cases: Vec<Mat<f64>> = vec![
+        Mat::zeros(5, 4),
+        Mat::from_fn(5, 4, |i, j| {
+            if i == 2 || j == 1 {
+                0.0
+            } else {
+                (i + j) as f64
+            }
+        }),
+        Mat::from_fn(6, 4, |i, j| ((i % 2) * 3 + j) as f64),
+        Mat::from_fn(6, 5, |i, j| ((i + 1) * (j + 1)) as f64),
+    ];
+    for x in &cases {
+        let k = x.nrows().min(x.ncols());
+        for init in [Init::Nndsvd, Init::NndsvdA, Init::NndsvdAr, Init::Random] {
+            for compat in [Compat::Native, Compat::Sklearn] {
+                let f = initialize(x.as_ref(), k, &init, 3, compat, Par::Seq).unwrap();
+                f.w.for_each(|&v| assert!(v.is_finite() && v >= 0.0, "{init:?} {compat:?}"));
+                f.h.for_each(|&v| assert!(v.is_finite() && v >= 0.0, "{init:?} {compat:?}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn nndsvd_square_full_rank_beats_the_mean() {
+    // scikit-learn's test: for a 10 x 10 full-rank X with k = 10, ‖X − WH‖ <= ‖X − mean(X)‖.
+    let x = Mat::<f64>::from_fn(10, 10, |i, j| {
+        ((i * 7 + j * 3) % 11) as f64 + if i == j { 5.0 } else { 0.0 }
+    });
+    let mean = nmf::kernels::sum(x.as_ref()) / 100.0;
+    let spread = Mat::from_fn(10, 10, |i, j| x[(i, j)] - mean).norm_l2();
+    for compat in [Compat::Native, Compat::Sklearn] {
+        let f = initialize(x.as_ref(), 10, &Init::Nndsvd, 0, compat, Par::Seq).unwrap();
+        let err = (&x - &f.w * &f.h).norm_l2();
+        assert!(err <= spread, "{compat:?}: {err} > {spread}");
+    }
+}
+
+fn planted(n: usize, m: usize, seed: u64) -> Mat<f64> {
+    let mut r = RandomState::new(seed as u32);
+    let a = Mat::from_fn(n, 3, |_, _| r.random_sample());
+    let b = Mat::from_fn(3, m, |_, _| r.random_sample());
+    let noise = Mat::from_fn(n, m, |_, _| 0.05 * r.random_sample());
+    &a * &b + noise
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn nndsvd_family_properties(n in 2usize..12, m in 2usize..12, kk in 1usize..6, seed in 0u64..1000, sk in any::<bool>()) {
+        let x = planted(n, m, seed);
+        let k = kk.min(n.min(m));
+        let compat = if sk { Compat::Sklearn } else { Compat::Native };
+        let base = initialize(x.as_ref(), k, &Init::Nndsvd, seed, compat, Par::Seq).unwrap();
+        prop_assert_eq!(base.w.shape(), (n, k));
+        prop_assert_eq!(base.h.shape(), (k, m));
+        for variant in [Init::NndsvdA, Init::NndsvdAr] {
+            let f = initialize(x.as_ref(), k, &variant, seed, compat, Par::Seq).unwrap();
+            for (a, b) in [(&f.w, &base.w), (&f.h, &base.h)] {
+                for j in 0..a.ncols() { for i in 0..a.nrows() {
+                    prop_assert!(a[(i, j)] > 0.0 || (a[(i, j)] == 0.0 && b[(i, j)] == 0.0 && x.norm_l2() == 0.0));
+                    if b[(i, j)] != 0.0 { prop_assert_eq!(a[(i, j)], b[(i, j)]); }
+                }}
+            }
+        }
+        // First component = sqrt(σ0)·(|u0|, |v0|) from an independent SVD (entries >= 1e-6).
+        let svd = x.thin_svd().unwrap();
+        let s0 = svd.S().column_vector()[0];
+        for i in 0..n {
+            let e = s0.sqrt() * svd.U()[(i, 0)].abs();
+            let e = if e < 1e-6 { 0.0 } else { e };
+            prop_assert!((base.w[(i, 0)] - e).abs() <= 1e-8 * (1.0 + e), "W[{},0] {} vs {}", i, base.w[(i, 0)], e);
+        }
+        for j in 0..m {
+            let e = s0.sqrt() * svd.V()[(j, 0)].abs();
+            let e = if e < 1e-6 { 0.0 } else { e };
+            prop_assert!((base.h[(0, j)] - e).abs() <= 1e-8 * (1.0 + e));
+        }
+    }
+
+    #[test]
+    fn random_init_is_nonnegative_with_the_expected_mean(seed in 0u64..1000, sk in any::<bool>()) {
+        let x = planted(40, 30, seed);
+        let k = 4;
+        let compat = if sk { Compat::Sklearn } else { Compat::Native };
+        let f = initialize(x.as_ref(), k, &Init::Random, seed, compat, Par::Seq).unwrap();
+        let xbar = nmf::kernels::sum(x.as_ref()) / 1200.0;
+        let expect = (2.0 * xbar / (std::f64::consts::PI * k as f64)).sqrt();
+        let total = nmf::kernels::sum(f.w.as_ref()) + nmf::kernels::sum(f.h.as_ref());
+        let count = (40 * k + k * 30) as f64;
+        f.w.for_each(|&v| assert!(v >= 0.0));
+        f.h.for_each(|&v| assert!(v >= 0.0));
+        // 280 half-normal draws: the mean is within ~4 standard errors (sd/mean ≈ 0.76).
+        prop_assert!((total / count - expect).abs() < 4.0 * 0.76 * expect / count.sqrt(), "{} vs {}", total / count, expect);
+    }
+}
