@@ -35,4 +35,12 @@ pub use faer;
 /// The names most programs need: `use nmf::prelude::*;`.
 pub mod prelude {
     pub use nmf_core::{AlphaH, Float, Loss, Regularization};
+    pub use nmf_init::{Compat, Init};
+    pub use nmf_solvers::{FitReport, Nmf, NmfModel, SolverKind, StopReason};
 }
+
+pub use nmf_init::{Compat, Init};
+pub use nmf_solvers::{
+    FitReport, FitWarning, IterInfo, Nmf, NmfConfig, NmfError, NmfModel, NmfParams, SolverKind,
+    StopReason,
+};

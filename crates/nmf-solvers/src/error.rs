@@ -1,0 +1,35 @@
+//! Errors of fitting and transforming.
+
+use nmf_core::CoreError;
+use nmf_init::InitError;
+use thiserror::Error;
+
+/// Everything that can make a fit or a transform fail.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum NmfError {
+    /// Invalid data, shapes or parameter values.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The initialisation failed.
+    #[error(transparent)]
+    Init(#[from] InitError),
+    /// The solver cannot minimise this loss.
+    #[error(
+        "solver {solver} does not handle beta_loss = {loss}; use SolverKind::Mu for non-Frobenius losses"
+    )]
+    SolverLoss {
+        /// Solver name.
+        solver: &'static str,
+        /// The loss requested.
+        loss: String,
+    },
+    /// A factor became NaN or infinite (overflow in the data's precision).
+    #[error("{what} became non-finite at iteration {iter}; rescale X or use f64")]
+    NonFinite {
+        /// "W" or "H".
+        what: &'static str,
+        /// The iteration (1-based).
+        iter: usize,
+    },
+}

@@ -1,0 +1,454 @@
+//! The one fit loop (the driver), the fitted model, and `transform`.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use faer::{Mat, MatRef, Par};
+use nmf_core::{Float, Loss, Penalties, check, kernels, loss};
+use nmf_init::mt19937::RandomState;
+use nmf_init::{Compat, initialize};
+
+use crate::cd::CoordinateDescent;
+use crate::error::NmfError;
+use crate::mu::{self, FactorPenalty, Workspace};
+use crate::params::{NmfConfig, SolverKind};
+use crate::report::{FitReport, FitWarning, IterInfo, StopReason};
+
+/// A fitted factorization `X ≈ W·H`.
+#[derive(Debug, Clone)]
+pub struct NmfModel<T: Float> {
+    w: Mat<T>,
+    h: Mat<T>,
+    report: FitReport,
+    config: NmfConfig<T>,
+}
+
+impl<T: Float> NmfModel<T> {
+    /// W (n_samples x k): the transformed training data.
+    pub fn w(&self) -> MatRef<'_, T> {
+        self.w.as_ref()
+    }
+    /// H (k x n_features): the components (each row is a basis vector, e.g. a basis face).
+    pub fn h(&self) -> MatRef<'_, T> {
+        self.h.as_ref()
+    }
+    /// How the fit went.
+    pub fn report(&self) -> &FitReport {
+        &self.report
+    }
+    /// The configuration that produced this model.
+    pub fn config(&self) -> &NmfConfig<T> {
+        &self.config
+    }
+    /// Takes the factors out.
+    pub fn into_factors(self) -> (Mat<T>, Mat<T>) {
+        (self.w, self.h)
+    }
+
+    /// W for new data with H fixed: the same nonnegative, penalised problem as `fit` solved for W
+    /// only (same solver, loss, `tol`, `max_iter` and W penalties), never a pseudo-inverse.
+    ///
+    /// Starts from zeros (cd) or from `sqrt(mean(X_new)/k)` (mu), as scikit-learn does.
+    ///
+    /// # Errors
+    /// `x_new` empty, non-finite, negative, with a different number of features, or with zeros
+    /// when β <= 0.
+    pub fn transform(&self, x_new: MatRef<'_, T>) -> Result<Mat<T>, NmfError> {
+        transform_with_h(&self.config, self.h.as_ref(), x_new)
+    }
+
+    /// `W·H` for a W of this model's k (e.g. from [`Self::transform`]).
+    ///
+    /// # Errors
+    /// `w` does not have k columns.
+    pub fn inverse_transform(&self, w: MatRef<'_, T>) -> Result<Mat<T>, NmfError> {
+        check::ensure_shape("W", w, w.nrows(), self.h.nrows())?;
+        let mut out = Mat::zeros(w.nrows(), self.h.ncols());
+        kernels::wh_into(out.as_mut(), w, self.h.as_ref(), self.config.p.par)?;
+        Ok(out)
+    }
+}
+
+/// Solves for W ≥ 0 with `h` fixed under `config` (solver, loss, `tol`, `max_iter`, W
+/// penalties): what [`NmfModel::transform`] does, for any H with the right k.
+///
+/// # Errors
+/// As [`NmfModel::transform`], plus an `h` with a k other than the config's.
+pub fn transform_with_h<T: Float>(
+    config: &NmfConfig<T>,
+    h: MatRef<'_, T>,
+    x_new: MatRef<'_, T>,
+) -> Result<Mat<T>, NmfError> {
+    let c = &config.p;
+    check::ensure_shape("H", h, c.n_components, h.ncols())?;
+    check::ensure_data("X", x_new)?;
+    check::ensure_shape("X", x_new, x_new.nrows(), h.ncols())?;
+    check::ensure_positive_for_beta(x_new, c.loss.beta())?;
+    let (n, k) = (x_new.nrows(), h.nrows());
+    let pen = c.reg.scaled(n, h.ncols());
+    let par = c.par;
+    match c.solver {
+        SolverKind::Cd => {
+            let mut cd = CoordinateDescent::new(Mat::zeros(n, k), h, &pen);
+            let mut rng = shuffle_rng(c.shuffle, c.seed, c.compat);
+            let mut v_init = None;
+            for _ in 0..c.max_iter {
+                let v = cd.update_w(x_new, true, rng.as_deref_mut(), par);
+                let v0 = *v_init.get_or_insert(v);
+                if v0 == 0.0 || v / v0 <= c.tol {
+                    break;
+                }
+            }
+            Ok(cd.w)
+        }
+        SolverKind::Mu => {
+            let beta = c.loss.beta();
+            let avg = (T::from_f64(kernels::sum(x_new) / (n as f64 * x_new.ncols() as f64))
+                / T::from_usize(k))
+            .sqrt();
+            let mut w = Mat::from_fn(n, k, |_, _| avg);
+            let mut ws = Workspace::new(n, x_new.ncols(), k);
+            let pw = FactorPenalty {
+                l1: T::from_f64(pen.l1_w),
+                l2: T::from_f64(pen.l2_w),
+            };
+            let err = |w: &Mat<T>| loss::reconstruction_err(x_new, w.as_ref(), h, c.loss, par);
+            let e0 = if c.tol > 0.0 { err(&w)? } else { 0.0 };
+            let mut prev = e0;
+            for it in 1..=c.max_iter {
+                mu::update_w(w.as_mut(), h, x_new, beta, pw, &mut ws, true, par);
+                if c.tol > 0.0 && it % 10 == 0 {
+                    let e = err(&w)?;
+                    if e0 == 0.0 || (prev - e) / e0 < c.tol {
+                        break;
+                    }
+                    prev = e;
+                }
+            }
+            Ok(w)
+        }
+    }
+}
+
+/// The coordinate shuffle stream: NumPy's `RandomState(seed)` (a separate instance from the
+/// init's, as in scikit-learn). Native mode folds a 64-bit seed into the 32 bits it takes.
+fn shuffle_rng(shuffle: bool, seed: u64, compat: Compat) -> Option<Box<RandomState>> {
+    if !shuffle {
+        return None;
+    }
+    let s = match compat {
+        Compat::Sklearn => seed as u32,
+        Compat::Native => (seed ^ (seed >> 32)) as u32,
+    };
+    Some(Box::new(RandomState::new(s)))
+}
+
+/// The solver state the driver iterates.
+enum State<T: Float> {
+    Cd {
+        cd: Box<CoordinateDescent<T>>,
+        rng: Option<Box<RandomState>>,
+    },
+    Mu {
+        w: Mat<T>,
+        h: Mat<T>,
+        ws: Box<Workspace<T>>,
+        pw: FactorPenalty<T>,
+        ph: FactorPenalty<T>,
+    },
+}
+
+impl<T: Float> State<T> {
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        match self {
+            State::Cd { cd, .. } => (cd.w.as_ref(), cd.ht.transpose()),
+            State::Mu { w, h, .. } => (w.as_ref(), h.as_ref()),
+        }
+    }
+
+    /// One iteration; returns the cd violation (None for mu).
+    fn step(&mut self, x: MatRef<'_, T>, beta: f64, par: Par) -> Option<f64> {
+        match self {
+            State::Cd { cd, rng } => {
+                let mut v = cd.update_w(x, false, rng.as_deref_mut(), par);
+                v += cd.update_h(x, rng.as_deref_mut(), par);
+                Some(v)
+            }
+            State::Mu { w, h, ws, pw, ph } => {
+                mu::update_w(w.as_mut(), h.as_ref(), x, beta, *pw, ws, false, par);
+                mu::update_h(w.as_ref(), h.as_mut(), x, beta, *ph, ws, par);
+                None
+            }
+        }
+    }
+
+    /// The penalised objective right after a step, using the products the step left behind for
+    /// Frobenius (no WH formed); falls back to the exact blockwise evaluation where the Gram
+    /// identity would be dominated by cancellation, and for other losses.
+    fn objective_after_step(
+        &mut self,
+        x: MatRef<'_, T>,
+        x_sqnorm: f64,
+        l: Loss,
+        pen: &Penalties,
+        par: Par,
+    ) -> Result<f64, NmfError> {
+        let d = if l == Loss::Frobenius {
+            match self {
+                State::Cd { cd, .. } => Some(cd.frobenius_after_h(x_sqnorm, par)),
+                State::Mu { ws, h, .. } => {
+                    Some(mu::frobenius_after_h(ws, h.as_ref(), x_sqnorm, par))
+                }
+            }
+        } else {
+            None
+        };
+        let (w, h) = self.factors();
+        let d = match d {
+            Some(d) if d > 1e3 * T::EPSILON.to_f64() * 0.5 * x_sqnorm => d,
+            _ => loss::beta_divergence(x, w, h, l, par)?,
+        };
+        Ok(d + loss::penalty_value(w, h, pen))
+    }
+
+    fn into_factors(self) -> (Mat<T>, Mat<T>) {
+        match self {
+            State::Cd { cd, .. } => {
+                let h = cd.ht.transpose().to_owned();
+                (cd.w, h)
+            }
+            State::Mu { w, h, .. } => (w, h),
+        }
+    }
+}
+
+fn all_finite<T: Float>(a: MatRef<'_, T>) -> bool {
+    (0..a.ncols()).all(|j| (0..a.nrows()).all(|i| a[(i, j)].is_finite()))
+}
+
+fn count_zeros<T: Float>(a: MatRef<'_, T>) -> usize {
+    (0..a.ncols())
+        .map(|j| (0..a.nrows()).filter(|&i| a[(i, j)] == T::ZERO).count())
+        .sum()
+}
+
+/// ‖min(F, ∇F)‖ over both factors: zero exactly at a KKT point of the nonnegative problem.
+fn kkt_norm<T: Float>(
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    l: Loss,
+    p: &Penalties,
+    par: Par,
+) -> Result<f64, NmfError> {
+    let mut gw = Mat::<T>::zeros(w.nrows(), w.ncols());
+    let mut gh = Mat::<T>::zeros(h.nrows(), h.ncols());
+    loss::gradient_into(gw.as_mut(), gh.as_mut(), x, w, h, l, p, par)?;
+    let mut s = 0.0f64;
+    for (f, g) in [(w, gw.as_ref()), (h, gh.as_ref())] {
+        for j in 0..f.ncols() {
+            for i in 0..f.nrows() {
+                let v = f[(i, j)].min(g[(i, j)]).to_f64();
+                s += v * v;
+            }
+        }
+    }
+    Ok(s.sqrt())
+}
+
+impl<T: Float> NmfConfig<T> {
+    /// Fits `X ≈ W·H`.
+    ///
+    /// # Errors
+    /// Invalid X (empty, non-finite, negative; zeros when β <= 0), initialisation failures (see
+    /// [`nmf_init::initialize`]), or a factor overflowing to non-finite values.
+    pub fn fit(&self, x: MatRef<'_, T>) -> Result<NmfModel<T>, NmfError> {
+        self.fit_with(x, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// [`Self::fit`] with an observer called after every iteration.
+    pub fn fit_with(
+        &self,
+        x: MatRef<'_, T>,
+        observer: &mut dyn FnMut(&IterInfo) -> ControlFlow<()>,
+    ) -> Result<NmfModel<T>, NmfError> {
+        let start = Instant::now();
+        let c = &self.p;
+        check::ensure_data("X", x)?;
+        let beta = c.loss.beta();
+        check::ensure_positive_for_beta(x, beta)?;
+        let (n, m) = x.shape();
+        let k = c.n_components;
+        let pen = c.reg.scaled(n, m);
+        let par = c.par;
+        let init = initialize(x, k, &c.init, c.seed, c.compat, par)?;
+        let mut warnings = Vec::new();
+        if c.solver == SolverKind::Mu {
+            let zeros = count_zeros(init.w.as_ref()) + count_zeros(init.h.as_ref());
+            if zeros > 0 {
+                warnings.push(FitWarning::MuZerosInInit { zeros });
+            }
+        }
+        let init_report = init.report;
+        let mut state = match c.solver {
+            SolverKind::Cd => State::Cd {
+                cd: Box::new(CoordinateDescent::new(init.w, init.h.as_ref(), &pen)),
+                rng: shuffle_rng(c.shuffle, c.seed, c.compat),
+            },
+            SolverKind::Mu => State::Mu {
+                ws: Box::new(Workspace::new(n, m, k)),
+                w: init.w,
+                h: init.h,
+                pw: FactorPenalty {
+                    l1: T::from_f64(pen.l1_w),
+                    l2: T::from_f64(pen.l2_w),
+                },
+                ph: FactorPenalty {
+                    l1: T::from_f64(pen.l1_h),
+                    l2: T::from_f64(pen.l2_h),
+                },
+            },
+        };
+        let objective = |st: &State<T>| -> Result<f64, NmfError> {
+            let (w, h) = st.factors();
+            Ok(loss::objective(x, w, h, c.loss, &pen, par)?)
+        };
+        let trace_every = c.trace_every.unwrap_or(1);
+        let x_sqnorm = kernels::squared_norm(x);
+        let mut trace = Vec::new();
+        let mut last_obj = None;
+        if trace_every > 0 {
+            let o = objective(&state)?;
+            trace.push((0, o));
+            last_obj = Some(o);
+        }
+        // scikit-learn's mu rule compares errors to the error at the start.
+        let err = |st: &State<T>| -> Result<f64, NmfError> {
+            let (w, h) = st.factors();
+            Ok(loss::reconstruction_err(x, w, h, c.loss, par)?)
+        };
+        let mu_rule = c.solver == SolverKind::Mu && c.tol > 0.0;
+        let e0 = if mu_rule { err(&state)? } else { 0.0 };
+        let mut prev_err = e0;
+        let kkt0 = match c.kkt_tol {
+            Some(_) => {
+                let (w, h) = state.factors();
+                Some(kkt_norm(x, w, h, c.loss, &pen, par)?)
+            }
+            None => None,
+        };
+        let loop_start = Instant::now();
+        let mut n_iter = 0;
+        let mut v_init: Option<f64> = None;
+        let mut reason = StopReason::MaxIter;
+        if mu_rule && e0 == 0.0 {
+            reason = StopReason::PerfectFit;
+        } else {
+            for it in 1..=c.max_iter {
+                if c.cancel.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+                    reason = StopReason::Cancelled;
+                    break;
+                }
+                if c.max_time.is_some_and(|d| loop_start.elapsed() >= d) {
+                    reason = StopReason::Timeout;
+                    break;
+                }
+                let violation = state.step(x, beta, par);
+                n_iter = it;
+                let (w, h) = state.factors();
+                if !all_finite(w) {
+                    return Err(NmfError::NonFinite {
+                        what: "W",
+                        iter: it,
+                    });
+                }
+                if !all_finite(h) {
+                    return Err(NmfError::NonFinite {
+                        what: "H",
+                        iter: it,
+                    });
+                }
+                let mut info = IterInfo {
+                    iter: it,
+                    objective: None,
+                    rel_change: None,
+                    elapsed: loop_start.elapsed().as_secs_f64(),
+                };
+                if trace_every > 0 && it % trace_every == 0 {
+                    let o = state.objective_after_step(x, x_sqnorm, c.loss, &pen, par)?;
+                    info.objective = Some(o);
+                    info.rel_change =
+                        last_obj.map(|p: f64| (p - o) / p.abs().max(f64::MIN_POSITIVE));
+                    trace.push((it, o));
+                    last_obj = Some(o);
+                }
+                if observer(&info).is_break() {
+                    reason = StopReason::Observer;
+                    break;
+                }
+                if let Some(v) = violation {
+                    let v0 = *v_init.get_or_insert(v);
+                    if v0 == 0.0 {
+                        reason = StopReason::NoViolation;
+                        break;
+                    }
+                    if v / v0 <= c.tol {
+                        reason = StopReason::Converged;
+                        break;
+                    }
+                }
+                if mu_rule && it % 10 == 0 {
+                    let e = err(&state)?;
+                    if (prev_err - e) / e0 < c.tol {
+                        reason = StopReason::Converged;
+                        break;
+                    }
+                    prev_err = e;
+                }
+                if let (Some(t), Some(k0)) = (c.kkt_tol, kkt0) {
+                    let (w, h) = state.factors();
+                    if kkt_norm(x, w, h, c.loss, &pen, par)? <= t * k0 {
+                        reason = StopReason::KktConverged;
+                        break;
+                    }
+                }
+            }
+        }
+        let solver_seconds = loop_start.elapsed().as_secs_f64();
+        if reason == StopReason::MaxIter && c.tol > 0.0 {
+            warnings.push(FitWarning::MaxIterReached {
+                max_iter: c.max_iter,
+            });
+        }
+        let (w, h) = state.into_factors();
+        let dead: Vec<usize> = (0..k)
+            .filter(|&t| {
+                (0..n).all(|i| w[(i, t)] == T::ZERO) && (0..m).all(|j| h[(t, j)] == T::ZERO)
+            })
+            .collect();
+        if !dead.is_empty() {
+            warnings.push(FitWarning::DeadComponents { components: dead });
+        }
+        let d = loss::beta_divergence(x, w.as_ref(), h.as_ref(), c.loss, par)?;
+        let report = FitReport {
+            solver: c.solver,
+            loss: c.loss,
+            n_iter,
+            stop_reason: reason,
+            reconstruction_err: (2.0 * d.max(0.0)).sqrt(),
+            objective: d + loss::penalty_value(w.as_ref(), h.as_ref(), &pen),
+            loss_trace: trace,
+            init: init_report,
+            solver_seconds,
+            seconds: start.elapsed().as_secs_f64(),
+            warnings,
+        };
+        Ok(NmfModel {
+            w,
+            h,
+            report,
+            config: self.clone(),
+        })
+    }
+}

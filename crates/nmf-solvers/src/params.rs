@@ -1,0 +1,313 @@
+//! The front door: `Nmf::params(k)` builds [`NmfParams`], `check()` validates them into an
+//! [`NmfConfig`], and `fit` runs it.
+//!
+//! | name | default | meaning | range |
+//! |---|---|---|---|
+//! | `n_components` | (required) | k, the number of components | >= 1 |
+//! | `solver` | `Cd` | `Cd` (coordinate descent, Frobenius only) or `Mu` (multiplicative updates) | |
+//! | `loss` | `Frobenius` | beta-divergence | finite β |
+//! | `init` | `Auto` | `Auto`, `Random`, `Nndsvd`, `NndsvdA`, `NndsvdAr`, `Custom { w, h }` | |
+//! | `alpha_w` | 0 | penalty on W (scaled by n_features) | >= 0 |
+//! | `alpha_h` | `Same` | penalty on H (scaled by n_samples) | >= 0 or `Same` |
+//! | `l1_ratio` | 0 | L1 share of the penalties | [0, 1] |
+//! | `max_iter` | 200 | iteration limit | >= 1 |
+//! | `tol` | 1e-4 | scikit-learn's stopping tolerance; 0 runs exactly `max_iter` | >= 0 |
+//! | `seed` | 0 | drives every random draw | any u64 (`Compat::Sklearn`: < 2^32) |
+//! | `compat` | `Native` | `Sklearn` reproduces scikit-learn's random streams and SVD | |
+//! | `shuffle` | false | cd: random coordinate order each sweep | |
+//! | `par` | `Par::Seq` | threads for the products and sweeps | |
+//! | `trace_every` | 1 (Frobenius), 10 (other β) | objective evaluated every n iterations (0: never) | |
+//! | `kkt_tol` | none | also stop when ‖min(F, ∇F)‖ falls below this fraction of its start | > 0 |
+//! | `max_time` | none | wall-clock limit of the loop | |
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use faer::{MatRef, Par};
+use nmf_core::check::ensure_in_range;
+use nmf_core::{AlphaH, CoreError, Float, Loss, Regularization};
+use nmf_init::{Compat, Init};
+
+use crate::error::NmfError;
+use crate::fit::NmfModel;
+use crate::report::IterInfo;
+
+/// The algorithm that minimises the objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SolverKind {
+    /// Coordinate descent (fast HALS), Frobenius loss only; scikit-learn's `solver="cd"`.
+    #[default]
+    Cd,
+    /// Multiplicative updates for any β; scikit-learn's `solver="mu"`.
+    Mu,
+}
+
+impl SolverKind {
+    /// Short name (`cd`, `mu`), as scikit-learn spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SolverKind::Cd => "cd",
+            SolverKind::Mu => "mu",
+        }
+    }
+}
+
+impl core::fmt::Display for SolverKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl core::str::FromStr for SolverKind {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "cd" => Ok(SolverKind::Cd),
+            "mu" => Ok(SolverKind::Mu),
+            other => Err(CoreError::invalid("solver", other, "cd or mu")),
+        }
+    }
+}
+
+/// Entry point of the builder: `Nmf::params(k)`.
+#[derive(Debug, Clone, Copy)]
+pub struct Nmf;
+
+impl Nmf {
+    /// Parameters for a factorization with `n_components` components, all else default.
+    pub fn params<T: Float>(n_components: usize) -> NmfParams<T> {
+        NmfParams {
+            n_components,
+            solver: SolverKind::Cd,
+            loss: Loss::Frobenius,
+            init: Init::Auto,
+            reg: Regularization::default(),
+            max_iter: 200,
+            tol: 1e-4,
+            seed: 0,
+            compat: Compat::Native,
+            shuffle: false,
+            par: Par::Seq,
+            trace_every: None,
+            kkt_tol: None,
+            max_time: None,
+            cancel: None,
+        }
+    }
+}
+
+/// Unchecked parameters (setters never fail; [`NmfParams::check`] validates them all at once).
+#[derive(Debug, Clone)]
+pub struct NmfParams<T: Float> {
+    pub(crate) n_components: usize,
+    pub(crate) solver: SolverKind,
+    pub(crate) loss: Loss,
+    pub(crate) init: Init<T>,
+    pub(crate) reg: Regularization,
+    pub(crate) max_iter: usize,
+    pub(crate) tol: f64,
+    pub(crate) seed: u64,
+    pub(crate) compat: Compat,
+    pub(crate) shuffle: bool,
+    pub(crate) par: Par,
+    pub(crate) trace_every: Option<usize>,
+    pub(crate) kkt_tol: Option<f64>,
+    pub(crate) max_time: Option<Duration>,
+    pub(crate) cancel: Option<Arc<AtomicBool>>,
+}
+
+impl<T: Float> NmfParams<T> {
+    /// The solver.
+    pub fn solver(mut self, s: SolverKind) -> Self {
+        self.solver = s;
+        self
+    }
+    /// The beta-divergence to minimise.
+    pub fn loss(mut self, l: Loss) -> Self {
+        self.loss = l;
+        self
+    }
+    /// The initialisation.
+    pub fn init(mut self, i: Init<T>) -> Self {
+        self.init = i;
+        self
+    }
+    /// `alpha_W` (scikit-learn's meaning and scaling).
+    pub fn alpha_w(mut self, a: f64) -> Self {
+        self.reg.alpha_w = a;
+        self
+    }
+    /// `alpha_H`: a number or [`AlphaH::Same`].
+    pub fn alpha_h(mut self, a: impl Into<AlphaH>) -> Self {
+        self.reg.alpha_h = a.into();
+        self
+    }
+    /// `l1_ratio` in [0, 1].
+    pub fn l1_ratio(mut self, r: f64) -> Self {
+        self.reg.l1_ratio = r;
+        self
+    }
+    /// All penalties at once.
+    pub fn regularization(mut self, r: Regularization) -> Self {
+        self.reg = r;
+        self
+    }
+    /// Iteration limit.
+    pub fn max_iter(mut self, n: usize) -> Self {
+        self.max_iter = n;
+        self
+    }
+    /// Stopping tolerance; 0 runs exactly `max_iter` iterations.
+    pub fn tol(mut self, t: f64) -> Self {
+        self.tol = t;
+        self
+    }
+    /// Seed of every random draw.
+    pub fn seed(mut self, s: u64) -> Self {
+        self.seed = s;
+        self
+    }
+    /// Numerical mode (`Compat::Sklearn` for scikit-learn's random streams and SVD).
+    pub fn compat(mut self, c: Compat) -> Self {
+        self.compat = c;
+        self
+    }
+    /// cd only: visit the components in a random order each sweep.
+    pub fn shuffle(mut self, s: bool) -> Self {
+        self.shuffle = s;
+        self
+    }
+    /// Parallelism of the products and sweeps (results do not depend on it for cd sweeps).
+    pub fn par(mut self, p: Par) -> Self {
+        self.par = p;
+        self
+    }
+    /// Evaluate the objective every `n` iterations for the loss trace and observers (0: never).
+    pub fn trace_every(mut self, n: usize) -> Self {
+        self.trace_every = Some(n);
+        self
+    }
+    /// Also stop when the projected gradient falls below `t` times its starting value.
+    pub fn kkt_tol(mut self, t: f64) -> Self {
+        self.kkt_tol = Some(t);
+        self
+    }
+    /// Wall-clock limit for the iteration loop.
+    pub fn max_time(mut self, d: Duration) -> Self {
+        self.max_time = Some(d);
+        self
+    }
+    /// A flag that stops the loop (with `StopReason::Cancelled`) when set from another thread.
+    pub fn cancel_flag(mut self, f: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(f);
+        self
+    }
+
+    /// Validates every data-free rule and returns the checked configuration.
+    ///
+    /// # Errors
+    /// `n_components = 0`, `max_iter = 0`, negative or non-finite `tol`, penalties out of range,
+    /// a non-finite β, `Cd` with a loss other than Frobenius, a non-positive `kkt_tol`, a seed
+    /// beyond 32 bits with `Compat::Sklearn`.
+    pub fn check(self) -> Result<NmfConfig<T>, NmfError> {
+        if self.n_components == 0 {
+            return Err(CoreError::invalid("n_components", 0, "an integer >= 1").into());
+        }
+        if self.max_iter == 0 {
+            return Err(CoreError::invalid("max_iter", 0, "an integer >= 1").into());
+        }
+        ensure_in_range("tol", self.tol, 0.0, f64::MAX, "a finite number >= 0")?;
+        if let Some(t) = self.kkt_tol
+            && !(t > 0.0 && t.is_finite())
+        {
+            return Err(CoreError::invalid("kkt_tol", t, "a finite number > 0").into());
+        }
+        self.reg.validate()?;
+        self.loss.validate()?;
+        let loss = self.loss.canonical();
+        if self.solver == SolverKind::Cd && loss != Loss::Frobenius {
+            return Err(NmfError::SolverLoss {
+                solver: "cd",
+                loss: loss.to_string(),
+            });
+        }
+        if self.compat == Compat::Sklearn {
+            nmf_init::sklearn_seed(self.seed)?;
+        }
+        let trace_every = self
+            .trace_every
+            .unwrap_or(if loss == Loss::Frobenius { 1 } else { 10 });
+        Ok(NmfConfig {
+            p: NmfParams {
+                loss,
+                trace_every: Some(trace_every),
+                ..self
+            },
+        })
+    }
+
+    /// `self.clone().check()?.fit(x)`.
+    pub fn fit(&self, x: MatRef<'_, T>) -> Result<NmfModel<T>, NmfError> {
+        self.clone().check()?.fit(x)
+    }
+
+    /// Fit with an observer called after every iteration; returning `ControlFlow::Break` stops.
+    pub fn fit_with(
+        &self,
+        x: MatRef<'_, T>,
+        observer: &mut dyn FnMut(&IterInfo) -> core::ops::ControlFlow<()>,
+    ) -> Result<NmfModel<T>, NmfError> {
+        self.clone().check()?.fit_with(x, observer)
+    }
+}
+
+/// Checked parameters: holding one proves every data-free rule holds.
+#[derive(Debug, Clone)]
+pub struct NmfConfig<T: Float> {
+    pub(crate) p: NmfParams<T>,
+}
+
+impl<T: Float> NmfConfig<T> {
+    /// Number of components.
+    pub fn n_components(&self) -> usize {
+        self.p.n_components
+    }
+    /// The solver.
+    pub fn solver(&self) -> SolverKind {
+        self.p.solver
+    }
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.p.loss
+    }
+    /// The penalties as given.
+    pub fn regularization(&self) -> Regularization {
+        self.p.reg
+    }
+    /// Iteration limit.
+    pub fn max_iter(&self) -> usize {
+        self.p.max_iter
+    }
+    /// Stopping tolerance.
+    pub fn tol(&self) -> f64 {
+        self.p.tol
+    }
+    /// Seed.
+    pub fn seed(&self) -> u64 {
+        self.p.seed
+    }
+    /// Numerical mode.
+    pub fn compat(&self) -> Compat {
+        self.p.compat
+    }
+    /// Parallelism.
+    pub fn par(&self) -> Par {
+        self.p.par
+    }
+    /// The initialisation.
+    pub fn init(&self) -> &Init<T> {
+        &self.p.init
+    }
+}
