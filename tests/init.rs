@@ -244,7 +244,7 @@ fn planted(n: usize, m: usize, seed: u64) -> Mat<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(common::cases(64)))]
 
     #[test]
     fn nndsvd_family_properties(n in 2usize..12, m in 2usize..12, kk in 1usize..6, seed in 0u64..1000, sk in any::<bool>()) {

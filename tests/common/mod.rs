@@ -99,3 +99,12 @@ pub fn rel_fro(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
 pub fn widen(a: faer::MatRef<'_, f32>) -> Mat<f64> {
     Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] as f64)
 }
+
+/// Property-test case count: `PROPTEST_CASES` when set (for a longer local soak), else `default`
+/// (sized so CI stays fast).
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,406 @@
+//! Property tests of the solvers: ALGORITHMS.md section 11, properties 1-7, 9-13 and 16.
+//! Strategies yield (shape, seed) and build matrices from the seed, so shrinking stays cheap.
+
+mod common;
+
+use faer::{Mat, MatRef, Par};
+use nmf::init::mt19937::RandomState;
+use nmf::prelude::*;
+use nmf::solvers::{cd, mu};
+use proptest::prelude::*;
+
+const BETAS: [f64; 8] = [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0];
+
+/// Slack for "non-increasing": 1e-12 relative, plus the absolute rounding error of evaluating a
+/// divergence as a sum of terms of size x^β, |log x| and 1 (matters only when the objective is
+/// tiny next to those terms, e.g. a near-exact fit).
+fn slack(prev: f64, x: &Mat<f64>, beta: f64) -> f64 {
+    let scale: f64 = (0..x.ncols())
+        .flat_map(|j| (0..x.nrows()).map(move |i| (i, j)))
+        .map(|(i, j)| {
+            let v = x[(i, j)];
+            v.powf(beta).abs() + v.ln().abs() + v * v + 1.0
+        })
+        .sum();
+    1e-12 * prev.abs() + 16.0 * f64::EPSILON * scale
+}
+
+fn rand_mat(r: &mut RandomState, n: usize, m: usize, lo: f64, hi: f64) -> Mat<f64> {
+    Mat::from_fn(n, m, |_, _| lo + (hi - lo) * r.random_sample())
+}
+
+/// A well-conditioned problem: rank-k data plus small noise, positive entries.
+fn problem(n: usize, m: usize, k: usize, seed: u64) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
+    let mut r = RandomState::new(seed as u32);
+    let a = rand_mat(&mut r, n, k, 0.2, 1.0);
+    let b = rand_mat(&mut r, k, m, 0.2, 1.0);
+    let x = &a * &b + rand_mat(&mut r, n, m, 0.0, 0.05);
+    let w0 = rand_mat(&mut r, n, k, 0.1, 1.0);
+    let h0 = rand_mat(&mut r, k, m, 0.1, 1.0);
+    (x, w0, h0)
+}
+
+fn dims() -> impl Strategy<Value = (usize, usize, usize, u64)> {
+    (2usize..=10, 2usize..=10, 1usize..=4, 0u64..100_000)
+}
+
+fn penalties() -> impl Strategy<Value = Regularization> {
+    (
+        prop_oneof![Just(0.0), 0.0f64..0.1],
+        prop_oneof![Just(0.0), 0.0f64..0.1],
+        0.0f64..=1.0,
+    )
+        .prop_map(|(aw, ah, l1)| Regularization {
+            alpha_w: aw,
+            alpha_h: ah.into(),
+            l1_ratio: l1,
+        })
+}
+
+fn objective(
+    x: MatRef<'_, f64>,
+    w: MatRef<'_, f64>,
+    h: MatRef<'_, f64>,
+    l: Loss,
+    reg: &Regularization,
+) -> f64 {
+    let p = reg.scaled(x.nrows(), x.ncols());
+    nmf::loss::objective(x, w, h, l, &p, Par::Seq).unwrap()
+}
+
+fn nonneg_finite(a: MatRef<'_, f64>) -> bool {
+    (0..a.ncols()).all(|j| (0..a.nrows()).all(|i| a[(i, j)].is_finite() && a[(i, j)] >= 0.0))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(48)))]
+
+    /// Properties 1-3: nonnegative finite outputs, shapes, n_iter bounds and the mu cadence,
+    /// reconstruction_err = sqrt(2 D).
+    #[test]
+    fn outputs_shapes_and_reported_error(
+        (n, m, k, seed) in dims(), bi in 0usize..BETAS.len(), use_mu in any::<bool>(), reg in penalties(),
+        tol in prop_oneof![Just(0.0), Just(1e-4), Just(1e-2)],
+    ) {
+        let (x, _, _) = problem(n, m, k, seed);
+        let (solver, loss) = if use_mu { (SolverKind::Mu, Loss::Beta(BETAS[bi])) } else { (SolverKind::Cd, Loss::Frobenius) };
+        let model = Nmf::params(k).solver(solver).loss(loss).regularization(reg).tol(tol).max_iter(37).seed(seed)
+            .fit(x.as_ref()).unwrap();
+        prop_assert_eq!(model.w().shape(), (n, k));
+        prop_assert_eq!(model.h().shape(), (k, m));
+        prop_assert!(nonneg_finite(model.w()) && nonneg_finite(model.h()));
+        let r = model.report();
+        prop_assert!(r.n_iter >= 1 && r.n_iter <= 37);
+        if use_mu && tol > 0.0 {
+            prop_assert!(r.n_iter % 10 == 0 || r.n_iter == 37, "n_iter {}", r.n_iter);
+        }
+        let d = nmf::loss::beta_divergence(x.as_ref(), model.w(), model.h(), loss, Par::Seq).unwrap();
+        prop_assert!((r.reconstruction_err - (2.0 * d.max(0.0)).sqrt()).abs() <= 1e-12 * (1.0 + r.reconstruction_err));
+        let w = model.transform(x.as_ref()).unwrap();
+        prop_assert!(nonneg_finite(w.as_ref()));
+    }
+
+    /// Property 4: same data, parameters and seed give identical bits.
+    #[test]
+    fn determinism((n, m, k, seed) in dims(), use_mu in any::<bool>(), shuffle in any::<bool>()) {
+        let (x, _, _) = problem(n, m, k, seed);
+        let p = Nmf::params(k)
+            .solver(if use_mu { SolverKind::Mu } else { SolverKind::Cd })
+            .init(Init::Random).shuffle(shuffle && !use_mu).seed(seed).max_iter(25);
+        let (a, b) = (p.fit(x.as_ref()).unwrap(), p.fit(x.as_ref()).unwrap());
+        prop_assert!(a.w() == b.w() && a.h() == b.h());
+    }
+
+    /// Property 6: every multiplicative half-step is non-increasing for its objective, for every
+    /// β, with and without penalties (X > 0).
+    #[test]
+    fn mu_half_steps_never_increase_the_objective((n, m, k, seed) in dims(), bi in 0usize..BETAS.len(), reg in penalties()) {
+        let beta = BETAS[bi];
+        let loss = Loss::Beta(beta);
+        let (x, mut w, mut h) = problem(n, m, k, seed);
+        let p = reg.scaled(n, m);
+        let pw = mu::FactorPenalty { l1: p.l1_w, l2: p.l2_w };
+        let ph = mu::FactorPenalty { l1: p.l1_h, l2: p.l2_h };
+        let mut ws = mu::Workspace::new(n, m, k);
+        let mut prev = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
+        for _ in 0..15 {
+            mu::update_w(w.as_mut(), h.as_ref(), x.as_ref(), beta, pw, &mut ws, false, Par::Seq);
+            let o = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
+            prop_assert!(o <= prev + slack(prev, &x, beta), "W half-step: {prev} -> {o}");
+            prev = o;
+            mu::update_h(w.as_ref(), h.as_mut(), x.as_ref(), beta, ph, &mut ws, Par::Seq);
+            let o = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
+            prop_assert!(o <= prev + slack(prev, &x, beta), "H half-step: {prev} -> {o}");
+            prev = o;
+        }
+    }
+
+    /// Property 7: every coordinate-descent sweep is non-increasing.
+    #[test]
+    fn cd_sweeps_never_increase_the_objective((n, m, k, seed) in dims(), reg in penalties(), shuffle in any::<bool>()) {
+        let (x, mut w, h0) = problem(n, m, k, seed);
+        let mut ht = h0.transpose().to_owned();
+        let p = reg.scaled(n, m);
+        let mut rng = RandomState::new(seed as u32);
+        let mut perm: Vec<usize> = (0..k).collect();
+        let obj = |w: &Mat<f64>, ht: &Mat<f64>| objective(x.as_ref(), w.as_ref(), ht.transpose(), Loss::Frobenius, &reg);
+        let mut prev = obj(&w, &ht);
+        for _ in 0..15 {
+            if shuffle { rng.permutation_into(&mut perm); }
+            let mut g = ht.transpose() * &ht;
+            for t in 0..k { g[(t, t)] += p.l2_w; }
+            let mut r = &x * &ht;
+            r.for_each_mut(|v| *v -= p.l1_w);
+            cd::sweep(w.as_mut(), g.as_ref(), r.as_ref(), &perm, Par::Seq);
+            let o = obj(&w, &ht);
+            prop_assert!(o <= prev + slack(prev, &x, 2.0), "W sweep: {prev} -> {o}");
+            prev = o;
+            let mut g = w.transpose() * &w;
+            for t in 0..k { g[(t, t)] += p.l2_h; }
+            let mut r = x.transpose() * &w;
+            r.for_each_mut(|v| *v -= p.l1_h);
+            cd::sweep(ht.as_mut(), g.as_ref(), r.as_ref(), &perm, Par::Seq);
+            let o = obj(&w, &ht);
+            prop_assert!(o <= prev + slack(prev, &x, 2.0), "H sweep: {prev} -> {o}");
+            prev = o;
+        }
+    }
+
+    /// Property 9: at convergence (cd, tol 1e-8) the KKT residual is tiny against its start.
+    #[test]
+    fn kkt_at_convergence((n, m, k, seed) in dims(), reg in penalties()) {
+        // A penalty on one factor only has no minimiser (W → W/c, H → cH lowers it forever), so
+        // the KKT point exists only with penalties on both factors or on neither.
+        let reg = Regularization { alpha_h: nmf::AlphaH::Same, ..reg };
+        let (x, w0, h0) = problem(n, m, k, seed);
+        let model = Nmf::params(k).regularization(reg).tol(1e-8).max_iter(5000)
+            .init(Init::Custom { w: w0.clone(), h: h0.clone() }).fit(x.as_ref()).unwrap();
+        let p = reg.scaled(n, m);
+        let kkt = |w: MatRef<'_, f64>, h: MatRef<'_, f64>| {
+            let mut gw = Mat::zeros(n, k);
+            let mut gh = Mat::zeros(k, m);
+            nmf::loss::gradient_into(gw.as_mut(), gh.as_mut(), x.as_ref(), w, h, Loss::Frobenius, &p, Par::Seq).unwrap();
+            let mut s = 0.0;
+            for (f, g) in [(w, gw.as_ref()), (h, gh.as_ref())] {
+                for j in 0..f.ncols() { for i in 0..f.nrows() { s += f[(i, j)].min(g[(i, j)]).powi(2); } }
+            }
+            s.sqrt()
+        };
+        // HALS can crawl on degenerate problems; the property is about a converged fit.
+        prop_assume!(model.report().stop_reason == StopReason::Converged);
+        let (start, end) = (kkt(w0.as_ref(), h0.as_ref()), kkt(model.w(), model.h()));
+        prop_assert!(end <= 1e-4 * start, "KKT {end:e} vs start {start:e} after {} iterations", model.report().n_iter);
+    }
+
+    /// Property 10: transform(X_train) is close to the fitted W at a tight tolerance.
+    #[test]
+    fn transform_of_training_data_is_close_to_w((n, m, k, seed) in dims(), use_mu in any::<bool>()) {
+        // Well-posed problems only: k well below min(n, m) (near-exact, overparameterised fits make
+        // MU crawl, and its relative stopping rule then stops far from the optimum).
+        prop_assume!(2 * k <= n.min(m));
+        let (x, w0, h0) = problem(n, m, k, seed);
+        let (solver, tol, slack) = if use_mu { (SolverKind::Mu, 1e-8, 1e-3) } else { (SolverKind::Cd, 1e-10, 1e-6) };
+        let model = Nmf::params(k).solver(solver).tol(tol).max_iter(20_000)
+            .init(Init::Custom { w: w0, h: h0 }).fit(x.as_ref()).unwrap();
+        prop_assume!(model.report().stop_reason == StopReason::Converged);
+        // Compare reconstructions (W itself is not unique when H is rank deficient).
+        let w = model.transform(x.as_ref()).unwrap();
+        let a = model.inverse_transform(w.as_ref()).unwrap();
+        let b = model.inverse_transform(model.w()).unwrap();
+        let scale = x.norm_max();
+        prop_assert!((&a - &b).norm_max() <= slack * scale + 1e-3 * (&x - &b).norm_max(),
+            "{:e} vs scale {scale}", (&a - &b).norm_max());
+    }
+
+    /// Property 11: scaling X by c scales both factors by sqrt(c) (custom init scaled alike),
+    /// with the same number of iterations, for every solver and β.
+    #[test]
+    fn scaling_equivariance((n, m, k, seed) in dims(), bi in 0usize..BETAS.len(), use_mu in any::<bool>()) {
+        let (x, w0, h0) = problem(n, m, k, seed);
+        let c = 4.0;
+        let s = 2.0;
+        let (solver, loss) = if use_mu { (SolverKind::Mu, Loss::Beta(BETAS[bi])) } else { (SolverKind::Cd, Loss::Frobenius) };
+        let fit = |x: &Mat<f64>, w: Mat<f64>, h: Mat<f64>| Nmf::params(k).solver(solver).loss(loss).tol(1e-4)
+            .max_iter(60).init(Init::Custom { w, h }).fit(x.as_ref()).unwrap();
+        let a = fit(&x, w0.clone(), h0.clone());
+        let scaled = |m: &Mat<f64>, f: f64| Mat::from_fn(m.nrows(), m.ncols(), |i, j| f * m[(i, j)]);
+        let b = fit(&scaled(&x, c), scaled(&w0, s), scaled(&h0, s));
+        prop_assert_eq!(a.report().n_iter, b.report().n_iter);
+        let dw = (scaled(&a.w().to_owned(), s) - b.w()).norm_max() / b.w().norm_max().max(1e-300);
+        let dh = (scaled(&a.h().to_owned(), s) - b.h()).norm_max() / b.h().norm_max().max(1e-300);
+        prop_assert!(dw <= 1e-10 && dh <= 1e-10, "{dw:e} {dh:e}");
+    }
+
+    /// Property 12: permuting the rows of X (and of W0) permutes the rows of W, H unchanged.
+    #[test]
+    fn row_permutation((n, m, k, seed) in dims(), use_mu in any::<bool>()) {
+        let (x, w0, h0) = problem(n, m, k, seed);
+        let perm = RandomState::new(seed as u32 + 1).permutation(n);
+        let px = Mat::from_fn(n, m, |i, j| x[(perm[i], j)]);
+        let pw0 = Mat::from_fn(n, k, |i, j| w0[(perm[i], j)]);
+        let solver = if use_mu { SolverKind::Mu } else { SolverKind::Cd };
+        let fit = |x: &Mat<f64>, w: Mat<f64>| Nmf::params(k).solver(solver).tol(0.0).max_iter(30)
+            .init(Init::Custom { w, h: h0.clone() }).fit(x.as_ref()).unwrap();
+        let (a, b) = (fit(&x, w0), fit(&px, pw0));
+        let aw = Mat::from_fn(n, k, |i, j| a.w()[(perm[i], j)]);
+        prop_assert!((&aw - b.w()).norm_max() <= 1e-10 * (1.0 + aw.norm_max()));
+        prop_assert!((a.h() - b.h()).norm_max() <= 1e-10 * (1.0 + a.h().norm_max()));
+    }
+
+    /// Property 16: multiplicative updates never move a zero, so the zero pattern only grows.
+    #[test]
+    fn mu_zero_locking((n, m, k, seed) in dims(), bi in 0usize..BETAS.len()) {
+        let (x, mut w0, mut h0) = problem(n, m, k, seed);
+        w0[(0, 0)] = 0.0;
+        h0[(k - 1, m - 1)] = 0.0;
+        let model = Nmf::params(k).solver(SolverKind::Mu).loss(Loss::Beta(BETAS[bi])).tol(0.0).max_iter(20)
+            .init(Init::Custom { w: w0.clone(), h: h0.clone() }).fit(x.as_ref()).unwrap();
+        for (a, b) in [(w0.as_ref(), model.w()), (h0.as_ref(), model.h())] {
+            for j in 0..a.ncols() { for i in 0..a.nrows() {
+                if a[(i, j)] == 0.0 { prop_assert_eq!(b[(i, j)], 0.0); }
+            }}
+        }
+        let warned = model.report().warnings.iter().any(|w| matches!(w, nmf::FitWarning::MuZerosInInit { zeros: 2 }));
+        prop_assert!(warned, "missing MuZerosInInit warning");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(common::cases(16)))]
+
+    /// Property 13: fitting Xᵀ gives (Hᵀ, Wᵀ) up to convergence error (well-conditioned data).
+    #[test]
+    fn transposition(n in 6usize..=12, m in 6usize..=12, k in 1usize..=3, seed in 0u64..100_000, use_mu in any::<bool>()) {
+        let mut r = RandomState::new(seed as u32);
+        let a = rand_mat(&mut r, n, k, 0.5, 1.5);
+        let b = rand_mat(&mut r, k, m, 0.5, 1.5);
+        let x = &a * &b + rand_mat(&mut r, n, m, 0.0, 1e-3);
+        let xt = x.transpose().to_owned();
+        let solver = if use_mu { SolverKind::Mu } else { SolverKind::Cd };
+        let p = Nmf::params(k).solver(solver).init(Init::Nndsvd).tol(1e-8).max_iter(20_000);
+        let (f, g) = (p.fit(x.as_ref()).unwrap(), p.fit(xt.as_ref()).unwrap());
+        let (ef, eg) = (f.report().reconstruction_err, g.report().reconstruction_err);
+        let fx = f.w() * f.h();
+        let gx = g.w() * g.h();
+        let d = (&fx - gx.transpose()).norm_max();
+        // Errors agree to 1e-6 relative (plus an absolute floor for near-exact fits).
+        prop_assert!((ef - eg).abs() <= 1e-6 * ef.max(eg) + 1e-6 * x.norm_l2(), "errors {ef} vs {eg}");
+        prop_assert!(d <= 1e-4 * x.norm_max() + 10.0 * ef.max(eg), "reconstructions differ by {d:e}");
+    }
+}
+
+#[test]
+fn invalid_inputs_are_typed_errors() {
+    let x = Mat::<f64>::from_fn(4, 3, |i, j| (i + j) as f64);
+    let bad = |p: nmf::NmfParams<f64>| p.fit(x.as_ref()).is_err();
+    assert!(bad(Nmf::params(0)));
+    assert!(bad(Nmf::params(2).max_iter(0)));
+    assert!(bad(Nmf::params(2).tol(-1.0)));
+    assert!(bad(Nmf::params(2).tol(f64::NAN)));
+    assert!(bad(Nmf::params(2).alpha_w(-0.1)));
+    assert!(bad(Nmf::params(2).l1_ratio(2.0)));
+    assert!(
+        bad(Nmf::params(2).loss(Loss::KullbackLeibler)),
+        "cd with KL must be refused"
+    );
+    assert!(bad(Nmf::params(2)
+        .loss(Loss::Beta(f64::INFINITY))
+        .solver(SolverKind::Mu)));
+    assert!(
+        bad(Nmf::params(2)
+            .solver(SolverKind::Mu)
+            .loss(Loss::ItakuraSaito)),
+        "zeros with beta <= 0"
+    );
+    assert!(
+        bad(Nmf::params(4).init(Init::Nndsvd)),
+        "k > min(n, m) with nndsvd"
+    );
+    assert!(bad(Nmf::params(2).compat(Compat::Sklearn).seed(1 << 33)));
+    assert!(bad(Nmf::params(2).kkt_tol(0.0)));
+    // Negative X with a custom init (scikit-learn accepts it silently).
+    let mut neg = x.clone();
+    neg[(0, 0)] = -1.0;
+    let custom = Init::Custom {
+        w: Mat::from_fn(4, 2, |_, _| 1.0),
+        h: Mat::from_fn(2, 3, |_, _| 1.0),
+    };
+    assert!(
+        Nmf::params(2)
+            .init(custom.clone())
+            .fit(neg.as_ref())
+            .is_err()
+    );
+    // NaN in a custom factor (scikit-learn accepts it silently).
+    let mut nan_h = Mat::from_fn(2, 3, |_, _| 1.0);
+    nan_h[(1, 1)] = f64::NAN;
+    assert!(
+        Nmf::params(2)
+            .init(Init::Custom {
+                w: Mat::from_fn(4, 2, |_, _| 1.0),
+                h: nan_h
+            })
+            .fit(x.as_ref())
+            .is_err()
+    );
+    // Negative X and wrong feature count in transform.
+    let model = Nmf::params(2).fit(x.as_ref()).unwrap();
+    assert!(model.transform(neg.as_ref()).is_err());
+    assert!(model.transform(Mat::<f64>::zeros(2, 4).as_ref()).is_err());
+    assert!(
+        model
+            .inverse_transform(Mat::<f64>::zeros(2, 3).as_ref())
+            .is_err()
+    );
+}
+
+#[test]
+fn all_zero_data_stops_cleanly() {
+    let x = Mat::<f64>::zeros(5, 4);
+    for solver in [SolverKind::Cd, SolverKind::Mu] {
+        let model = Nmf::params(2)
+            .solver(solver)
+            .init(Init::Random)
+            .fit(x.as_ref())
+            .unwrap();
+        assert!(nonneg_finite(model.w()) && nonneg_finite(model.h()));
+        assert_eq!(model.report().reconstruction_err, 0.0);
+    }
+}
+
+#[test]
+fn observer_cancel_and_time_limit_stop_the_loop() {
+    let (x, _, _) = problem(8, 7, 2, 1);
+    let model = Nmf::params(2)
+        .tol(0.0)
+        .fit_with(x.as_ref(), &mut |i| {
+            if i.iter == 3 {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    assert_eq!(
+        (model.report().n_iter, model.report().stop_reason),
+        (3, StopReason::Observer)
+    );
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let model = Nmf::params(2).cancel_flag(flag).fit(x.as_ref()).unwrap();
+    assert_eq!(
+        (model.report().n_iter, model.report().stop_reason),
+        (0, StopReason::Cancelled)
+    );
+    let model = Nmf::params(2)
+        .max_time(std::time::Duration::ZERO)
+        .fit(x.as_ref())
+        .unwrap();
+    assert_eq!(model.report().stop_reason, StopReason::Timeout);
+    let model = Nmf::params(2)
+        .tol(0.0)
+        .max_iter(5000)
+        .kkt_tol(1e-3)
+        .fit(x.as_ref())
+        .unwrap();
+    assert_eq!(model.report().stop_reason, StopReason::KktConverged);
+}
