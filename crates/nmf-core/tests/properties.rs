@@ -156,3 +156,80 @@ fn gram_path_falls_back_near_a_perfect_fit() {
     .unwrap();
     assert!((v - 0.5 * 0.01f64.powi(2)).abs() < 1e-6, "{v}");
 }
+
+mod sparseness_props {
+    use super::Rng;
+    use nmf_core::sparseness::{hoyer, l1_for_sparseness, project};
+    use proptest::prelude::*;
+
+    fn norms(v: &[f64]) -> (f64, f64) {
+        (v.iter().sum(), v.iter().map(|a| a * a).sum::<f64>().sqrt())
+    }
+
+    fn check_targets(v: &[f64], l1: f64, l2: f64, s: f64) -> Result<(), TestCaseError> {
+        let (a, b) = norms(v);
+        prop_assert!(v.iter().all(|&x| x >= 0.0 && x.is_finite()), "{v:?}");
+        prop_assert!((a - l1).abs() <= 1e-12 * l1 * 10.0, "sum {a} vs {l1}");
+        prop_assert!((b - l2).abs() <= 1e-12 * l2 * 10.0, "norm {b} vs {l2}");
+        if v.len() > 1 {
+            prop_assert!(
+                (hoyer(v.iter().copied()) - s).abs() <= 1e-9,
+                "sparseness {} vs {s}",
+                hoyer(v.iter().copied())
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        /// Property 17: the measure is in [0, 1], 1 for one nonzero, 0 for equal magnitudes,
+        /// invariant to scaling and permutation.
+        #[test]
+        fn measure_properties(n in 2usize..40, seed in any::<u64>(), c in 0.01f64..100.0, k in any::<prop::sample::Index>()) {
+            let mut r = Rng(seed);
+            let x: Vec<f64> = (0..n).map(|_| r.next() * 3.0 - 1.0).collect();
+            let s = hoyer(x.iter().copied());
+            prop_assert!((0.0..=1.0).contains(&s));
+            prop_assert!((hoyer(x.iter().map(|v| c * v)) - s).abs() < 1e-12);
+            prop_assert!((hoyer(x.iter().map(|v| -c * v)) - s).abs() < 1e-12);
+            let mut p = x.clone();
+            p.reverse();
+            p.rotate_left(k.index(n));
+            prop_assert!((hoyer(p.iter().copied()) - s).abs() < 1e-12);
+            let mut one = vec![0.0; n];
+            one[k.index(n)] = c;
+            prop_assert_eq!(hoyer(one.iter().copied()), 1.0);
+            prop_assert!(hoyer(vec![c; n]).abs() < 1e-12);
+        }
+
+        /// Property 18: targets met, idempotent, feasible input returned, nearest point among
+        /// random feasible points.
+        #[test]
+        fn projection_properties(n in 2usize..40, seed in any::<u64>(), s in 0.0f64..=1.0, l2 in 0.1f64..10.0, neg in any::<bool>()) {
+            let mut r = Rng(seed);
+            let x: Vec<f64> = (0..n).map(|_| if neg { r.next() * 2.0 - 0.5 } else { r.next() }).collect();
+            let l1 = l1_for_sparseness(n, s, l2);
+            let v = project(&x, l1, l2).unwrap();
+            check_targets(&v, l1, l2, s)?;
+            let again = project(&v, l1, l2).unwrap();
+            let moved = v.iter().zip(&again).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            prop_assert!(moved <= 1e-9 * l2, "not idempotent: moved {moved}");
+            let dist = |y: &[f64]| x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+            let dv = dist(&v);
+            for _ in 0..20 {
+                let z: Vec<f64> = (0..n).map(|_| r.next() * 4.0).collect();
+                let y = project(&z, l1, l2).unwrap();
+                prop_assert!(dv <= dist(&y) + 1e-12 * (1.0 + dv), "a feasible point is nearer: {} < {dv}", dist(&y));
+            }
+        }
+
+        /// Tied inputs (values from a small set) terminate and hit the targets.
+        #[test]
+        fn tied_inputs(vals in prop::collection::vec(prop::sample::select(vec![0.0, 1.0, 1.5, 2.0]), 2..12), s in 0.0f64..=1.0) {
+            let n = vals.len();
+            let l1 = l1_for_sparseness(n, s, 1.0);
+            let v = project(&vals, l1, 1.0).unwrap();
+            check_targets(&v, l1, 1.0, s)?;
+        }
+    }
+}

