@@ -23,7 +23,7 @@ pub mod io;
 
 pub use nmf_core::{
     AlphaH, CoreError, Float, Loss, Penalties, Regularization, SKLEARN_EPS, check, kernels, loss,
-    regularization, scalar,
+    regularization, scalar, sparseness,
 };
 pub use nmf_init as init;
 pub use nmf_metrics as metrics;

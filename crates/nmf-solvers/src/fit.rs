@@ -12,7 +12,9 @@ use nmf_init::{Compat, initialize};
 use crate::cd::CoordinateDescent;
 use crate::error::NmfError;
 use crate::mu::{self, FactorPenalty, Workspace};
-use crate::params::{NmfConfig, SolverKind};
+use crate::opnmf::Opnmf;
+use crate::params::{NmfConfig, PgVariant, SolverKind};
+use crate::pg::{Hoyer, Legacy};
 use crate::report::{FitReport, FitWarning, IterInfo, StopReason};
 
 /// A fitted factorization `X ≈ W·H`.
@@ -102,6 +104,56 @@ pub fn transform_with_h<T: Float>(
             }
             Ok(cd.w)
         }
+        SolverKind::Opnmf => {
+            let mut out = Mat::zeros(n, k);
+            faer::linalg::matmul::matmul(
+                out.as_mut(),
+                faer::Accum::Replace,
+                x_new,
+                h.transpose(),
+                T::ONE,
+                par,
+            );
+            Ok(out)
+        }
+        SolverKind::ProjectedGradient => match c.pg_variant {
+            PgVariant::Legacy { nls_max_iter, .. } => {
+                // scikit-learn 0.15 solved each row exactly (NNLS); Lin's solver to a tight
+                // projected-gradient tolerance does the same.
+                let mut g = Mat::<T>::zeros(k, k);
+                kernels::gram_rows_into(g.as_mut(), h, par)?;
+                let mut b = Mat::<T>::zeros(k, n);
+                faer::linalg::matmul::matmul(
+                    b.as_mut(),
+                    faer::Accum::Replace,
+                    h,
+                    x_new.transpose(),
+                    T::ONE,
+                    par,
+                );
+                let mut wt = Mat::<T>::zeros(k, n);
+                let tol = 1e-10
+                    * kernels::squared_norm(b.as_ref())
+                        .sqrt()
+                        .max(f64::MIN_POSITIVE);
+                crate::pg::nls(
+                    g.as_ref(),
+                    b.as_ref(),
+                    &mut wt,
+                    tol,
+                    nls_max_iter.max(10_000),
+                );
+                Ok(wt.transpose().to_owned())
+            }
+            PgVariant::Hoyer => Ok(crate::pg::transform_hoyer(
+                x_new,
+                h,
+                c.w_sparseness,
+                c.max_iter,
+                c.tol,
+                par,
+            )?),
+        },
         SolverKind::Mu => {
             let beta = c.loss.beta();
             let avg = (T::from_f64(kernels::sum(x_new) / (n as f64 * x_new.ncols() as f64))
@@ -157,30 +209,66 @@ enum State<T: Float> {
         pw: FactorPenalty<T>,
         ph: FactorPenalty<T>,
     },
+    /// nmfsc on `xs = X / scale`.
+    Hoyer {
+        st: Box<Hoyer>,
+        xs: Mat<f64>,
+        scale: f64,
+    },
+    Legacy(Box<Legacy<T>>),
+    Opnmf(Box<Opnmf<T>>),
 }
 
 impl<T: Float> State<T> {
+    /// The current factors as the solver holds them (for pg: of the rescaled data; for opnmf:
+    /// the codes are not materialised, so W is empty).
     fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
         match self {
             State::Cd { cd, .. } => (cd.w.as_ref(), cd.ht.transpose()),
             State::Mu { w, h, .. } => (w.as_ref(), h.as_ref()),
+            // nmfsc runs in f64; the driver only reads factors of the other solvers.
+            State::Hoyer { .. } => (
+                MatRef::from_column_major_slice(&[], 0, 0),
+                MatRef::from_column_major_slice(&[], 0, 0),
+            ),
+            State::Legacy(l) => (l.w.as_ref(), l.h.as_ref()),
+            State::Opnmf(o) => (MatRef::from_column_major_slice(&[], 0, 0), o.b.transpose()),
         }
     }
 
-    /// One iteration; returns the cd violation (None for mu).
-    fn step(&mut self, x: MatRef<'_, T>, beta: f64, par: Par) -> Option<f64> {
-        match self {
+    /// One iteration.
+    fn step(&mut self, x: MatRef<'_, T>, beta: f64, par: Par) -> Result<Outcome, NmfError> {
+        Ok(match self {
             State::Cd { cd, rng } => {
                 let mut v = cd.update_w(x, false, rng.as_deref_mut(), par);
                 v += cd.update_h(x, rng.as_deref_mut(), par);
-                Some(v)
+                Outcome::Violation(v)
             }
             State::Mu { w, h, ws, pw, ph } => {
                 mu::update_w(w.as_mut(), h.as_ref(), x, beta, *pw, ws, false, par);
                 mu::update_h(w.as_ref(), h.as_mut(), x, beta, *ph, ws, par);
-                None
+                Outcome::Done
             }
-        }
+            State::Hoyer { st, xs, .. } => {
+                let before = st.f;
+                if st.step(xs.as_ref(), par)? {
+                    Outcome::Objective {
+                        before,
+                        after: st.f,
+                    }
+                } else {
+                    Outcome::NoStep
+                }
+            }
+            State::Legacy(l) => {
+                l.step(x, par);
+                Outcome::Done
+            }
+            State::Opnmf(o) => {
+                o.step(x, par);
+                Outcome::Delta(o.delta)
+            }
+        })
     }
 
     /// The penalised objective right after a step, using the products the step left behind for
@@ -194,15 +282,16 @@ impl<T: Float> State<T> {
         pen: &Penalties,
         par: Par,
     ) -> Result<f64, NmfError> {
-        let d = if l == Loss::Frobenius {
-            match self {
-                State::Cd { cd, .. } => Some(cd.frobenius_after_h(x_sqnorm, par)),
-                State::Mu { ws, h, .. } => {
-                    Some(mu::frobenius_after_h(ws, h.as_ref(), x_sqnorm, par))
-                }
+        let d = match self {
+            State::Hoyer { st, scale, .. } => return Ok(st.f * *scale * *scale),
+            State::Opnmf(o) => return Ok(0.5 * o.objective(x, o.b.as_ref(), par)),
+            State::Cd { cd, .. } if l == Loss::Frobenius => {
+                Some(cd.frobenius_after_h(x_sqnorm, par))
             }
-        } else {
-            None
+            State::Mu { ws, h, .. } if l == Loss::Frobenius => {
+                Some(mu::frobenius_after_h(ws, h.as_ref(), x_sqnorm, par))
+            }
+            _ => None,
         };
         let (w, h) = self.factors();
         let d = match d {
@@ -212,16 +301,48 @@ impl<T: Float> State<T> {
         Ok(d + loss::penalty_value(w, h, pen))
     }
 
-    fn into_factors(self) -> (Mat<T>, Mat<T>) {
+    fn into_factors(self, x: MatRef<'_, T>, par: Par) -> (Mat<T>, Mat<T>) {
         match self {
             State::Cd { cd, .. } => {
                 let h = cd.ht.transpose().to_owned();
                 (cd.w, h)
             }
             State::Mu { w, h, .. } => (w, h),
+            State::Hoyer { st, scale, .. } => {
+                // Back to the user's scale: the factor without a fixed norm carries it.
+                let (cw, ch) = if st.w_sparseness.is_some() {
+                    (1.0, scale)
+                } else {
+                    (scale, 1.0)
+                };
+                (
+                    st.w.as_ref().map(|&v| T::from_f64(v * cw)),
+                    st.h.as_ref().map(|&v| T::from_f64(v * ch)),
+                )
+            }
+            State::Legacy(l) => (l.w, l.h),
+            State::Opnmf(o) => o.finish(x, par),
         }
     }
 }
+
+/// What one iteration reports to the driver's stopping rules.
+enum Outcome {
+    Done,
+    /// cd: scikit-learn's violation.
+    Violation(f64),
+    /// pg: objective before and after.
+    Objective {
+        before: f64,
+        after: f64,
+    },
+    /// pg: no acceptable step.
+    NoStep,
+    /// opnmf: relative change of the basis.
+    Delta(f64),
+}
+
+impl<T: Float> State<T> {}
 
 fn all_finite<T: Float>(a: MatRef<'_, T>) -> bool {
     (0..a.ncols()).all(|j| (0..a.nrows()).all(|i| a[(i, j)].is_finite()))
@@ -296,6 +417,47 @@ impl<T: Float> NmfConfig<T> {
                 cd: Box::new(CoordinateDescent::new(init.w, init.h.as_ref(), &pen)),
                 rng: shuffle_rng(c.shuffle, c.seed, c.compat),
             },
+            SolverKind::ProjectedGradient => match c.pg_variant {
+                PgVariant::Hoyer => {
+                    let mut xmax = 0.0f64;
+                    x.for_each(|&v| xmax = xmax.max(v.to_f64()));
+                    // Hoyer rescales X by its maximum; the factors are scaled back at the end.
+                    let scale = if xmax > 0.0 { xmax } else { 1.0 };
+                    let xs = Mat::from_fn(n, m, |i, j| x[(i, j)].to_f64() / scale);
+                    let f64_of = |a: &Mat<T>| a.as_ref().map(|v| v.to_f64());
+                    let st = Hoyer::new(
+                        xs.as_ref(),
+                        f64_of(&init.w),
+                        f64_of(&init.h),
+                        c.w_sparseness,
+                        c.h_sparseness,
+                    )?;
+                    State::Hoyer {
+                        st: Box::new(st),
+                        xs,
+                        scale,
+                    }
+                }
+                PgVariant::Legacy {
+                    sparseness,
+                    beta,
+                    eta,
+                    nls_max_iter,
+                } => State::Legacy(Box::new(Legacy::new(
+                    x,
+                    init.w,
+                    init.h,
+                    c.tol,
+                    sparseness,
+                    beta,
+                    eta,
+                    nls_max_iter,
+                    par,
+                ))),
+            },
+            SolverKind::Opnmf => {
+                State::Opnmf(Box::new(Opnmf::new(x, init.h.as_ref(), c.opnmf_norm)))
+            }
             SolverKind::Mu => State::Mu {
                 ws: Box::new(Workspace::new(n, m, k)),
                 w: init.w,
@@ -311,8 +473,14 @@ impl<T: Float> NmfConfig<T> {
             },
         };
         let objective = |st: &State<T>| -> Result<f64, NmfError> {
-            let (w, h) = st.factors();
-            Ok(loss::objective(x, w, h, c.loss, &pen, par)?)
+            match st {
+                State::Hoyer { st, scale, .. } => Ok(st.f * scale * scale),
+                State::Opnmf(o) => Ok(0.5 * o.objective(x, o.b.as_ref(), par)),
+                _ => {
+                    let (w, h) = st.factors();
+                    Ok(loss::objective(x, w, h, c.loss, &pen, par)?)
+                }
+            }
         };
         let trace_every = c.trace_every.unwrap_or(1);
         let x_sqnorm = kernels::squared_norm(x);
@@ -354,8 +522,20 @@ impl<T: Float> NmfConfig<T> {
                     reason = StopReason::Timeout;
                     break;
                 }
-                let violation = state.step(x, beta, par);
+                if let State::Legacy(l) = &state
+                    && l.converged()
+                {
+                    // scikit-learn 0.15 tests before updating and counts that iteration.
+                    n_iter = it;
+                    reason = StopReason::Converged;
+                    break;
+                }
+                let step = state.step(x, beta, par)?;
                 n_iter = it;
+                if matches!(step, Outcome::NoStep) {
+                    reason = StopReason::StepFloor;
+                    break;
+                }
                 let (w, h) = state.factors();
                 if !all_finite(w) {
                     return Err(NmfError::NonFinite {
@@ -387,7 +567,20 @@ impl<T: Float> NmfConfig<T> {
                     reason = StopReason::Observer;
                     break;
                 }
-                if let Some(v) = violation {
+                if let Outcome::Objective { before, after } = step
+                    && c.tol > 0.0
+                    && (before - after) <= c.tol * before.abs()
+                {
+                    reason = StopReason::Converged;
+                    break;
+                }
+                if let Outcome::Delta(delta) = step
+                    && delta < c.tol
+                {
+                    reason = StopReason::Converged;
+                    break;
+                }
+                if let Outcome::Violation(v) = step {
                     let v0 = *v_init.get_or_insert(v);
                     if v0 == 0.0 {
                         reason = StopReason::NoViolation;
@@ -421,7 +614,7 @@ impl<T: Float> NmfConfig<T> {
                 max_iter: c.max_iter,
             });
         }
-        let (w, h) = state.into_factors();
+        let (w, h) = state.into_factors(x, par);
         let dead: Vec<usize> = (0..k)
             .filter(|&t| {
                 (0..n).all(|i| w[(i, t)] == T::ZERO) && (0..m).all(|j| h[(t, j)] == T::ZERO)

@@ -34,10 +34,14 @@ pub mod cd;
 mod error;
 mod fit;
 pub mod mu;
+pub mod opnmf;
 mod params;
+pub mod pg;
 mod report;
 
 pub use error::NmfError;
 pub use fit::{NmfModel, transform_with_h};
-pub use params::{Nmf, NmfConfig, NmfParams, SolverKind};
+pub use opnmf::OpnmfNorm;
+pub use params::{Nmf, NmfConfig, NmfParams, PgVariant, SolverKind};
+pub use pg::LegacySparseness;
 pub use report::{FitReport, FitWarning, IterInfo, StopReason};

@@ -42,6 +42,31 @@ pub enum SolverKind {
     Cd,
     /// Multiplicative updates for any β; scikit-learn's `solver="mu"`.
     Mu,
+    /// Projected gradient: Hoyer's sparseness-constrained NMF (`h_sparseness`, `w_sparseness`)
+    /// or, with [`PgVariant::Legacy`], scikit-learn 0.15's `ProjectedGradientNMF`. Frobenius only.
+    ProjectedGradient,
+    /// Orthogonal projective NMF (Yang & Oja 2010): `X ≈ X·Hᵀ·H`. Frobenius only.
+    Opnmf,
+}
+
+/// Which projected-gradient method `SolverKind::ProjectedGradient` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum PgVariant {
+    /// Hoyer's `nmfsc`: exact sparseness constraints via projection, adaptive steps. Default.
+    #[default]
+    Hoyer,
+    /// scikit-learn 0.15's `ProjectedGradientNMF` (Lin's alternating NNLS with Armijo search,
+    /// Kim & Park's augmented sparse variants).
+    Legacy {
+        /// `sparseness`: none, `Data` (sparse W) or `Components` (sparse H).
+        sparseness: crate::pg::LegacySparseness,
+        /// Weight of the squared-L1 sparseness term (0.15's `beta`, default 1).
+        beta: f64,
+        /// Weight of the L2 guard on the other factor (0.15's `eta`, default 0.1).
+        eta: f64,
+        /// Iteration limit of each NNLS subproblem (default 2000).
+        nls_max_iter: usize,
+    },
 }
 
 impl SolverKind {
@@ -50,6 +75,8 @@ impl SolverKind {
         match self {
             SolverKind::Cd => "cd",
             SolverKind::Mu => "mu",
+            SolverKind::ProjectedGradient => "pg",
+            SolverKind::Opnmf => "opnmf",
         }
     }
 }
@@ -66,7 +93,9 @@ impl core::str::FromStr for SolverKind {
         match s.trim() {
             "cd" => Ok(SolverKind::Cd),
             "mu" => Ok(SolverKind::Mu),
-            other => Err(CoreError::invalid("solver", other, "cd or mu")),
+            "pg" => Ok(SolverKind::ProjectedGradient),
+            "opnmf" => Ok(SolverKind::Opnmf),
+            other => Err(CoreError::invalid("solver", other, "cd, mu, pg or opnmf")),
         }
     }
 }
@@ -94,6 +123,10 @@ impl Nmf {
             kkt_tol: None,
             max_time: None,
             cancel: None,
+            w_sparseness: None,
+            h_sparseness: None,
+            pg_variant: PgVariant::Hoyer,
+            opnmf_norm: crate::opnmf::OpnmfNorm::Monotone,
         }
     }
 }
@@ -116,6 +149,10 @@ pub struct NmfParams<T: Float> {
     pub(crate) kkt_tol: Option<f64>,
     pub(crate) max_time: Option<Duration>,
     pub(crate) cancel: Option<Arc<AtomicBool>>,
+    pub(crate) w_sparseness: Option<f64>,
+    pub(crate) h_sparseness: Option<f64>,
+    pub(crate) pg_variant: PgVariant,
+    pub(crate) opnmf_norm: crate::opnmf::OpnmfNorm,
 }
 
 impl<T: Float> NmfParams<T> {
@@ -205,6 +242,39 @@ impl<T: Float> NmfParams<T> {
         self
     }
 
+    /// `pg` (Hoyer): every row of H (every component, e.g. every basis face) gets Hoyer
+    /// sparseness `s` in [0, 1], exactly, at every iterate.
+    pub fn h_sparseness(mut self, s: f64) -> Self {
+        self.h_sparseness = Some(s);
+        self
+    }
+    /// `pg` (Hoyer): every column of W gets Hoyer sparseness `s` in [0, 1] (sparse codes: each
+    /// component used by few samples).
+    pub fn w_sparseness(mut self, s: f64) -> Self {
+        self.w_sparseness = Some(s);
+        self
+    }
+    /// `pg`: Hoyer's method (default) or the legacy scikit-learn 0.15 solver.
+    pub fn pg_variant(mut self, v: PgVariant) -> Self {
+        self.pg_variant = v;
+        self
+    }
+    /// `pg`: the legacy scikit-learn 0.15 solver with its defaults (`beta = 1`, `eta = 0.1`,
+    /// `nls_max_iter = 2000`) and the given `sparseness`.
+    pub fn legacy_pg(self, sparseness: crate::pg::LegacySparseness) -> Self {
+        self.pg_variant(PgVariant::Legacy {
+            sparseness,
+            beta: 1.0,
+            eta: 0.1,
+            nls_max_iter: 2000,
+        })
+    }
+    /// `opnmf`: the normalisation between updates (monotone by default; `Spectral` as opnmf).
+    pub fn opnmf_norm(mut self, n: crate::opnmf::OpnmfNorm) -> Self {
+        self.opnmf_norm = n;
+        self
+    }
+
     /// Validates every data-free rule and returns the checked configuration.
     ///
     /// # Errors
@@ -235,6 +305,64 @@ impl<T: Float> NmfParams<T> {
         }
         if self.compat == Compat::Sklearn {
             nmf_init::sklearn_seed(self.seed)?;
+        }
+        let constrained =
+            self.solver == SolverKind::ProjectedGradient && self.pg_variant == PgVariant::Hoyer;
+        for (name, v) in [
+            ("h_sparseness", self.h_sparseness),
+            ("w_sparseness", self.w_sparseness),
+        ] {
+            if let Some(s) = v {
+                ensure_in_range(name, s, 0.0, 1.0, "a number in [0, 1]")?;
+                if !constrained {
+                    return Err(CoreError::invalid(
+                        name,
+                        s,
+                        "only with SolverKind::ProjectedGradient (Hoyer variant)",
+                    )
+                    .into());
+                }
+            }
+        }
+        if matches!(
+            self.solver,
+            SolverKind::ProjectedGradient | SolverKind::Opnmf
+        ) {
+            if loss != Loss::Frobenius {
+                return Err(NmfError::SolverLoss {
+                    solver: self.solver.name(),
+                    loss: loss.to_string(),
+                });
+            }
+            if self.reg.alpha_w != 0.0 || self.reg.alpha_h_value() != 0.0 {
+                return Err(CoreError::invalid(
+                    "alpha_w/alpha_h",
+                    self.reg.alpha_w,
+                    "0 with pg and opnmf (use h_sparseness/w_sparseness, or the legacy sparseness)",
+                )
+                .into());
+            }
+            if self.kkt_tol.is_some() {
+                return Err(CoreError::invalid(
+                    "kkt_tol",
+                    self.kkt_tol.unwrap_or(0.0),
+                    "only with cd and mu",
+                )
+                .into());
+            }
+        }
+        if let PgVariant::Legacy {
+            beta,
+            eta,
+            nls_max_iter,
+            ..
+        } = self.pg_variant
+        {
+            ensure_in_range("beta", beta, 0.0, f64::MAX, "a finite number >= 0")?;
+            ensure_in_range("eta", eta, 0.0, f64::MAX, "a finite number >= 0")?;
+            if nls_max_iter == 0 {
+                return Err(CoreError::invalid("nls_max_iter", 0, "an integer >= 1").into());
+            }
         }
         let trace_every = self
             .trace_every

@@ -26,6 +26,9 @@ pub enum StopReason {
     Cancelled,
     /// The observer asked to stop.
     Observer,
+    /// pg (Hoyer): no step size above 1e-200 decreased the objective: a constrained stationary
+    /// point.
+    StepFloor,
 }
 
 impl core::fmt::Display for StopReason {
@@ -39,6 +42,7 @@ impl core::fmt::Display for StopReason {
             StopReason::Timeout => "timeout",
             StopReason::Cancelled => "cancelled",
             StopReason::Observer => "observer",
+            StopReason::StepFloor => "step_floor",
         })
     }
 }

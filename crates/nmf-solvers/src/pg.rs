@@ -1,0 +1,614 @@
+//! Projected-gradient solvers: Hoyer's sparseness-constrained NMF (`nmfsc`, Hoyer 2004) and the
+//! legacy scikit-learn 0.15 `ProjectedGradientNMF` (Lin 2007, with Kim & Park's sparse variants).
+//!
+//! In scikit-learn's convention (X ≈ W·H, rows of H are the components), Hoyer's constraint on
+//! the columns of his W is our constraint on the rows of H (`h_sparseness`: every basis vector has
+//! the target sparseness), and his constraint on the rows of his H is ours on the columns of W
+//! (`w_sparseness`).
+
+use faer::linalg::matmul::matmul;
+use faer::prelude::*;
+use faer::{Accum, Mat, MatRef, Par};
+use nmf_core::sparseness::{l1_for_sparseness, project};
+use nmf_core::{CoreError, Float};
+
+/// Smallest step size before the constrained search gives up (Hoyer's code).
+pub(crate) const STEP_FLOOR: f64 = 1e-200;
+
+fn frob_inner<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
+    let mut s = 0.0f64;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            s += a[(i, j)].to_f64() * b[(i, j)].to_f64();
+        }
+    }
+    s
+}
+
+fn gram_cols<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
+    let mut g = Mat::zeros(a.ncols(), a.ncols());
+    matmul(
+        g.as_mut(),
+        Accum::Replace,
+        a.transpose(),
+        a,
+        T::ONE,
+        Par::Seq,
+    );
+    g
+}
+
+fn gram_rows<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
+    let mut g = Mat::zeros(a.nrows(), a.nrows());
+    matmul(
+        g.as_mut(),
+        Accum::Replace,
+        a,
+        a.transpose(),
+        T::ONE,
+        Par::Seq,
+    );
+    g
+}
+
+/// Projects a vector (given as an iterator over its entries) to unit-free targets: L2 = `l2`,
+/// sparseness `s`. A zero vector is left as it is (its sparseness is undefined).
+fn project_vec(v: &[f64], s: f64, l2: f64) -> Result<Option<Vec<f64>>, CoreError> {
+    if l2 == 0.0 || !l2.is_finite() {
+        return Ok(None);
+    }
+    project(v, l1_for_sparseness(v.len(), s, l2), l2).map(Some)
+}
+
+/// ½‖X − WH‖² from the products of the fixed factor: `½(‖X‖² − 2⟨C, F⟩ + ⟨G, FᵀF or FFᵀ⟩)`.
+fn half_sq(
+    x_sqnorm: f64,
+    cross: MatRef<'_, f64>,
+    f: MatRef<'_, f64>,
+    gram: MatRef<'_, f64>,
+    f_gram: MatRef<'_, f64>,
+) -> f64 {
+    (0.5 * (x_sqnorm - 2.0 * frob_inner(cross, f) + frob_inner(gram, f_gram))).max(0.0)
+}
+
+fn project_cols(a: &mut Mat<f64>, s: f64, l2: Option<f64>) -> Result<(), CoreError> {
+    for c in 0..a.ncols() {
+        let col: Vec<f64> = a.col(c).iter().copied().collect();
+        let target = l2.unwrap_or_else(|| col.iter().map(|v| v * v).sum::<f64>().sqrt());
+        if let Some(p) = project_vec(&col, s, target)? {
+            for (i, v) in p.into_iter().enumerate() {
+                a[(i, c)] = v;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn project_rows(a: &mut Mat<f64>, s: f64, l2: Option<f64>) -> Result<(), CoreError> {
+    let mut t = a.transpose().to_owned();
+    project_cols(&mut t, s, l2)?;
+    *a = t.transpose().to_owned();
+    Ok(())
+}
+
+/// State of Hoyer's `nmfsc` on the internally rescaled data `X / max(X)`. Runs in f64 whatever
+/// the data's precision, so that accepting a step ("the objective did not go up") is decided on
+/// exact-enough values; the objective is evaluated from Gram products, O((n + m)k²) per trial.
+pub(crate) struct Hoyer {
+    pub w: Mat<f64>,
+    pub h: Mat<f64>,
+    pub w_sparseness: Option<f64>,
+    pub h_sparseness: Option<f64>,
+    mu_w: f64,
+    mu_h: f64,
+    /// ½‖X/c − WH‖² after the last iteration.
+    pub f: f64,
+    x_sqnorm: f64,
+}
+
+impl Hoyer {
+    /// Hoyer's set-up: columns of W to unit L2 norm (his rows of H), then the initial projections.
+    pub fn new(
+        xs: MatRef<'_, f64>,
+        mut w: Mat<f64>,
+        mut h: Mat<f64>,
+        w_sparseness: Option<f64>,
+        h_sparseness: Option<f64>,
+    ) -> Result<Self, CoreError> {
+        for c in 0..w.ncols() {
+            let nrm = w.col(c).norm_l2();
+            if nrm > 0.0 {
+                w.col_mut(c).iter_mut().for_each(|v| *v /= nrm);
+            }
+        }
+        if let Some(s) = h_sparseness {
+            project_rows(&mut h, s, Some(1.0))?;
+        }
+        if let Some(s) = w_sparseness {
+            project_cols(&mut w, s, Some(1.0))?;
+        }
+        let x_sqnorm = nmf_core::kernels::squared_norm(xs);
+        let mut st = Hoyer {
+            w,
+            h,
+            w_sparseness,
+            h_sparseness,
+            mu_w: 1.0,
+            mu_h: 1.0,
+            f: 0.0,
+            x_sqnorm,
+        };
+        st.f = nmf_core::loss::frobenius_direct(xs, st.w.as_ref(), st.h.as_ref(), Par::Seq);
+        Ok(st)
+    }
+
+    /// One nmfsc iteration (W side first, as Hoyer's code updates his H first). Returns false
+    /// when a step size fell below the floor (no acceptable step: converged).
+    pub fn step(&mut self, xs: MatRef<'_, f64>, par: Par) -> Result<bool, CoreError> {
+        let (n, k) = self.w.shape();
+        let m = self.h.ncols();
+        let eps = 1e-9;
+        // --- W (Hoyer's H), H fixed: XHᵀ and HHᵀ give every trial objective. ---
+        let hht = gram_rows(self.h.as_ref());
+        let mut xht = Mat::<f64>::zeros(n, k);
+        matmul(
+            xht.as_mut(),
+            Accum::Replace,
+            xs,
+            self.h.transpose(),
+            1.0,
+            par,
+        );
+        match self.w_sparseness {
+            Some(s) => {
+                let mut g = Mat::<f64>::zeros(n, k);
+                matmul(
+                    g.as_mut(),
+                    Accum::Replace,
+                    self.w.as_ref(),
+                    hht.as_ref(),
+                    1.0,
+                    par,
+                );
+                g -= &xht;
+                loop {
+                    let mut trial = &self.w - faer::Scale(self.mu_w) * &g;
+                    project_cols(&mut trial, s, Some(1.0))?;
+                    let f = half_sq(
+                        self.x_sqnorm,
+                        xht.as_ref(),
+                        trial.as_ref(),
+                        hht.as_ref(),
+                        gram_cols(trial.as_ref()).as_ref(),
+                    );
+                    if f <= self.f {
+                        self.w = trial;
+                        break;
+                    }
+                    self.mu_w /= 2.0;
+                    if self.mu_w < STEP_FLOOR {
+                        return Ok(false);
+                    }
+                }
+                self.mu_w *= 1.2;
+            }
+            None => {
+                let mut den = Mat::<f64>::zeros(n, k);
+                matmul(
+                    den.as_mut(),
+                    Accum::Replace,
+                    self.w.as_ref(),
+                    hht.as_ref(),
+                    1.0,
+                    par,
+                );
+                zip!(self.w.as_mut(), xht.as_ref(), den.as_ref())
+                    .for_each(|unzip!(w, a, b)| *w = *w * *a / (*b + eps));
+                // Unit columns of W, the norms moved into the rows of H (WH unchanged).
+                for c in 0..k {
+                    let nrm = self.w.col(c).norm_l2();
+                    if nrm > 0.0 {
+                        self.w.col_mut(c).iter_mut().for_each(|v| *v /= nrm);
+                        self.h.row_mut(c).iter_mut().for_each(|v| *v *= nrm);
+                    }
+                }
+            }
+        }
+        // --- H (Hoyer's W), W fixed: WᵀX and WᵀW give every trial objective. ---
+        let wtw = gram_cols(self.w.as_ref());
+        let mut wtx = Mat::<f64>::zeros(k, m);
+        matmul(
+            wtx.as_mut(),
+            Accum::Replace,
+            self.w.transpose(),
+            xs,
+            1.0,
+            par,
+        );
+        let f_of = |h: MatRef<'_, f64>| {
+            half_sq(
+                self.x_sqnorm,
+                wtx.as_ref(),
+                h,
+                wtw.as_ref(),
+                gram_rows(h).as_ref(),
+            )
+        };
+        match self.h_sparseness {
+            Some(s) => {
+                let mut g = Mat::<f64>::zeros(k, m);
+                matmul(
+                    g.as_mut(),
+                    Accum::Replace,
+                    wtw.as_ref(),
+                    self.h.as_ref(),
+                    1.0,
+                    par,
+                );
+                g -= &wtx;
+                let f0 = f_of(self.h.as_ref());
+                loop {
+                    // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
+                    let mut trial = &self.h - faer::Scale(self.mu_h) * &g;
+                    project_rows(&mut trial, s, None)?;
+                    let f = f_of(trial.as_ref());
+                    if f <= f0 {
+                        self.h = trial;
+                        self.f = f;
+                        break;
+                    }
+                    self.mu_h /= 2.0;
+                    if self.mu_h < STEP_FLOOR {
+                        return Ok(false);
+                    }
+                }
+                self.mu_h *= 1.2;
+            }
+            None => {
+                let mut den = Mat::<f64>::zeros(k, m);
+                matmul(
+                    den.as_mut(),
+                    Accum::Replace,
+                    wtw.as_ref(),
+                    self.h.as_ref(),
+                    1.0,
+                    par,
+                );
+                zip!(self.h.as_mut(), wtx.as_ref(), den.as_ref())
+                    .for_each(|unzip!(h, a, b)| *h = *h * *a / (*b + eps));
+                self.f = f_of(self.h.as_ref());
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// W ≥ 0 for new data with H fixed under the constraint of the fit: columns of W at unit L2 norm
+/// and sparseness `w_sparseness` (projected gradient with Hoyer's adaptive step), or Hoyer's
+/// multiplicative W update when W is unconstrained. Computed in f64.
+pub(crate) fn transform_hoyer<T: Float>(
+    x: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    w_sparseness: Option<f64>,
+    max_iter: usize,
+    tol: f64,
+    par: Par,
+) -> Result<Mat<T>, CoreError> {
+    let (n, m) = x.shape();
+    let k = h.nrows();
+    let x = Mat::<f64>::from_fn(n, m, |i, j| x[(i, j)].to_f64());
+    let h = Mat::<f64>::from_fn(k, m, |i, j| h[(i, j)].to_f64());
+    let x_sqnorm = nmf_core::kernels::squared_norm(x.as_ref());
+    let mean = nmf_core::kernels::sum(x.as_ref()) / (n as f64 * m as f64);
+    let mut w = Mat::<f64>::from_fn(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
+    let hht = gram_rows(h.as_ref());
+    let mut xht = Mat::<f64>::zeros(n, k);
+    matmul(
+        xht.as_mut(),
+        Accum::Replace,
+        x.as_ref(),
+        h.transpose(),
+        1.0,
+        par,
+    );
+    let f = |w: MatRef<'_, f64>| {
+        half_sq(
+            x_sqnorm,
+            xht.as_ref(),
+            w,
+            hht.as_ref(),
+            gram_cols(w).as_ref(),
+        )
+    };
+    if let Some(s) = w_sparseness {
+        project_cols(&mut w, s, Some(1.0))?;
+    }
+    let mut fw = f(w.as_ref());
+    let mut mu = 1.0f64;
+    for _ in 0..max_iter {
+        let before = fw;
+        let mut den = Mat::<f64>::zeros(n, k);
+        matmul(
+            den.as_mut(),
+            Accum::Replace,
+            w.as_ref(),
+            hht.as_ref(),
+            1.0,
+            par,
+        );
+        match w_sparseness {
+            Some(s) => {
+                let g = &den - &xht;
+                loop {
+                    let mut trial = &w - faer::Scale(mu) * &g;
+                    project_cols(&mut trial, s, Some(1.0))?;
+                    let ft = f(trial.as_ref());
+                    if ft <= fw {
+                        w = trial;
+                        fw = ft;
+                        break;
+                    }
+                    mu /= 2.0;
+                    if mu < STEP_FLOOR {
+                        return Ok(w.as_ref().map(|&v| T::from_f64(v)));
+                    }
+                }
+                mu *= 1.2;
+            }
+            None => {
+                zip!(w.as_mut(), xht.as_ref(), den.as_ref())
+                    .for_each(|unzip!(wv, a, b)| *wv = *wv * *a / (*b + 1e-9));
+                fw = f(w.as_ref());
+            }
+        }
+        if tol > 0.0 && before - fw <= tol * before.abs() {
+            break;
+        }
+    }
+    Ok(w.as_ref().map(|&v| T::from_f64(v)))
+}
+
+/// Kim & Park's sparse variants of the legacy solver (scikit-learn 0.15's `sparseness`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegacySparseness {
+    /// Plain alternating nonnegative least squares.
+    #[default]
+    None,
+    /// Sparse W (`"data"`): β·Σ_i ‖W_i,:‖₁² with an η·‖H‖² guard.
+    Data,
+    /// Sparse H (`"components"`): β·Σ_j ‖H_:,j‖₁² with an η·‖W‖² guard.
+    Components,
+}
+
+/// Lin's projected-gradient NNLS: `min_{H ≥ 0} ½‖V − WH‖²` given `G = WᵀW` (possibly augmented)
+/// and `B = WᵀV`, from `h`, to projected-gradient norm `tol` or `max_iter` iterations, with his
+/// Armijo search (σ = 0.01, β = 0.1, 19 trials). Returns (gradient, iterations).
+pub(crate) fn nls<T: Float>(
+    g: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    h: &mut Mat<T>,
+    tol: f64,
+    max_iter: usize,
+) -> (Mat<T>, usize) {
+    let (k, p) = h.shape();
+    let mut alpha = 1.0f64;
+    let mut grad = Mat::<T>::zeros(k, p);
+    let mut n_iter = 0;
+    for it in 1..=max_iter {
+        n_iter = it;
+        matmul(
+            grad.as_mut(),
+            Accum::Replace,
+            g,
+            h.as_ref(),
+            T::ONE,
+            Par::Seq,
+        );
+        zip!(grad.as_mut(), b).for_each(|unzip!(gr, bv)| *gr -= *bv);
+        let mut pg = 0.0f64;
+        zip!(grad.as_ref(), h.as_ref()).for_each(|unzip!(gr, hv)| {
+            if *gr < T::ZERO || *hv > T::ZERO {
+                pg += gr.to_f64() * gr.to_f64();
+            }
+        });
+        if pg.sqrt() < tol {
+            break;
+        }
+        let mut hp = h.clone();
+        let mut decr_alpha = false;
+        let mut d = Mat::<T>::zeros(k, p);
+        let mut gd = Mat::<T>::zeros(k, p);
+        for inner in 1..20 {
+            let a = T::from_f64(alpha);
+            let hn = Mat::from_fn(k, p, |i, j| (h[(i, j)] - a * grad[(i, j)]).max(T::ZERO));
+            zip!(d.as_mut(), hn.as_ref(), h.as_ref()).for_each(|unzip!(dv, n, o)| *dv = *n - *o);
+            let gradd = frob_inner(grad.as_ref(), d.as_ref());
+            matmul(gd.as_mut(), Accum::Replace, g, d.as_ref(), T::ONE, Par::Seq);
+            let dqd = frob_inner(gd.as_ref(), d.as_ref());
+            let suff = 0.99 * gradd + 0.5 * dqd < 0.0;
+            if inner == 1 {
+                decr_alpha = !suff;
+                hp = h.clone();
+            }
+            if decr_alpha {
+                if suff {
+                    *h = hn;
+                    break;
+                }
+                alpha *= 0.1;
+            } else if !suff || hp == hn {
+                *h = hp.clone();
+                break;
+            } else {
+                alpha /= 0.1;
+                hp = hn;
+            }
+        }
+    }
+    (grad, n_iter)
+}
+
+/// State of the legacy solver (scikit-learn 0.15 `ProjectedGradientNMF`).
+pub(crate) struct Legacy<T: Float> {
+    pub w: Mat<T>,
+    pub h: Mat<T>,
+    grad_w: Mat<T>,
+    grad_h: Mat<T>,
+    tol_w: f64,
+    tol_h: f64,
+    pub tol: f64,
+    sparseness: LegacySparseness,
+    beta: f64,
+    eta: f64,
+    nls_max_iter: usize,
+}
+
+fn proj_norm<T: Float>(g: MatRef<'_, T>, f: MatRef<'_, T>) -> f64 {
+    let mut s = 0.0f64;
+    zip!(g, f).for_each(|unzip!(gv, fv)| {
+        if *gv < T::ZERO || *fv > T::ZERO {
+            s += gv.to_f64() * gv.to_f64();
+        }
+    });
+    s
+}
+
+impl<T: Float> Legacy<T> {
+    pub fn new(
+        x: MatRef<'_, T>,
+        w: Mat<T>,
+        h: Mat<T>,
+        tol: f64,
+        sparseness: LegacySparseness,
+        beta: f64,
+        eta: f64,
+        nls_max_iter: usize,
+        par: Par,
+    ) -> Self {
+        let (n, k) = w.shape();
+        let m = h.ncols();
+        let hht = gram_rows(h.as_ref());
+        let mut grad_w = Mat::<T>::zeros(n, k);
+        matmul(
+            grad_w.as_mut(),
+            Accum::Replace,
+            w.as_ref(),
+            hht.as_ref(),
+            T::ONE,
+            par,
+        );
+        matmul(grad_w.as_mut(), Accum::Add, x, h.transpose(), -T::ONE, par);
+        let wtw = gram_cols(w.as_ref());
+        let mut grad_h = Mat::<T>::zeros(k, m);
+        matmul(
+            grad_h.as_mut(),
+            Accum::Replace,
+            wtw.as_ref(),
+            h.as_ref(),
+            T::ONE,
+            par,
+        );
+        matmul(grad_h.as_mut(), Accum::Add, w.transpose(), x, -T::ONE, par);
+        let init_grad = (nmf_core::kernels::squared_norm(grad_w.as_ref())
+            + nmf_core::kernels::squared_norm(grad_h.as_ref()))
+        .sqrt();
+        let tol_w = tol.max(1e-3) * init_grad;
+        Legacy {
+            w,
+            h,
+            grad_w,
+            grad_h,
+            tol_w,
+            tol_h: tol_w,
+            tol: tol * init_grad,
+            sparseness,
+            beta,
+            eta,
+            nls_max_iter,
+        }
+    }
+
+    /// scikit-learn 0.15's stopping test, evaluated before each iteration.
+    pub fn converged(&self) -> bool {
+        let s = proj_norm(self.grad_w.as_ref(), self.w.as_ref())
+            + proj_norm(self.grad_h.as_ref(), self.h.as_ref());
+        s.sqrt() < self.tol
+    }
+
+    fn augmented(&self, mut g: Mat<T>, ones: bool) -> Mat<T> {
+        let k = g.nrows();
+        match (self.sparseness, ones) {
+            (LegacySparseness::None, _) => {}
+            // β·11ᵀ penalises the squared L1 norm of each column of the solved factor.
+            (_, true) => {
+                let b = T::from_f64(self.beta);
+                g.for_each_mut(|v| *v += b);
+            }
+            // η·I is the L2 guard.
+            (_, false) => {
+                let e = T::from_f64(self.eta);
+                for i in 0..k {
+                    g[(i, i)] += e;
+                }
+            }
+        }
+        g
+    }
+
+    pub fn step(&mut self, x: MatRef<'_, T>, par: Par) {
+        let (n, k) = self.w.shape();
+        let m = self.h.ncols();
+        // W-step: the transposed problem Xᵀ ≈ HᵀWᵀ.
+        let g = self.augmented(
+            gram_rows(self.h.as_ref()),
+            self.sparseness == LegacySparseness::Data,
+        );
+        let mut b = Mat::<T>::zeros(k, n);
+        matmul(
+            b.as_mut(),
+            Accum::Replace,
+            self.h.as_ref(),
+            x.transpose(),
+            T::ONE,
+            par,
+        );
+        let mut wt = self.w.transpose().to_owned();
+        let (gw, iters) = nls(
+            g.as_ref(),
+            b.as_ref(),
+            &mut wt,
+            self.tol_w,
+            self.nls_max_iter,
+        );
+        self.w = wt.transpose().to_owned();
+        self.grad_w = gw.transpose().to_owned();
+        if iters == 1 {
+            self.tol_w *= 0.1;
+        }
+        // H-step.
+        let g = self.augmented(
+            gram_cols(self.w.as_ref()),
+            self.sparseness == LegacySparseness::Components,
+        );
+        let mut b = Mat::<T>::zeros(k, m);
+        matmul(
+            b.as_mut(),
+            Accum::Replace,
+            self.w.transpose(),
+            x,
+            T::ONE,
+            par,
+        );
+        let (gh, iters) = nls(
+            g.as_ref(),
+            b.as_ref(),
+            &mut self.h,
+            self.tol_h,
+            self.nls_max_iter,
+        );
+        self.grad_h = gh;
+        if iters == 1 {
+            self.tol_h *= 0.1;
+        }
+    }
+}
