@@ -19,7 +19,11 @@
 //! Crates: [`nmf_core`] (losses, penalties, kernels, validation), [`init`] (initialisations),
 //! [`solvers`] (fit loops), [`metrics`] (quality measures).
 
+pub mod datasets;
 pub mod io;
+pub mod rank;
+
+pub use rank::{RankRow, select_rank};
 
 pub use nmf_core::{
     AlphaH, CoreError, Float, Loss, Penalties, Regularization, SKLEARN_EPS, check, kernels, loss,

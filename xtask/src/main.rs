@@ -1,6 +1,9 @@
 //! `cargo xtask`: the project's commands (see `cargo xtask --help`).
 
 mod bench;
+mod png;
+mod rank;
+mod sparse;
 
 use clap::{Parser, Subcommand};
 
@@ -16,12 +19,18 @@ struct Cli {
 enum Cmd {
     /// Time our solvers against scikit-learn's on the same data, init and iteration count.
     BenchCompare(bench::Args),
+    /// Rank selection: consensus, dispersion, error and stability for several k.
+    RankSelect(rank::Args),
+    /// Dial in basis sparseness with pg next to scikit-learn's alpha_H-tuned mu and cd.
+    SparseCompare(sparse::Args),
 }
 
 fn main() {
     let cli = Cli::parse();
     let res = match cli.cmd {
         Cmd::BenchCompare(a) => bench::run(a),
+        Cmd::SparseCompare(a) => sparse::run(a),
+        Cmd::RankSelect(a) => rank::run(a),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

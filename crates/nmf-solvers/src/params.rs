@@ -156,6 +156,11 @@ pub struct NmfParams<T: Float> {
 }
 
 impl<T: Float> NmfParams<T> {
+    /// The number of components k.
+    pub fn n_components(mut self, k: usize) -> Self {
+        self.n_components = k;
+        self
+    }
     /// The solver.
     pub fn solver(mut self, s: SolverKind) -> Self {
         self.solver = s;

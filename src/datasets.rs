@@ -1,0 +1,169 @@
+//! Built-in and known datasets: the procedurally generated swimmer set, and the Olivetti faces
+//! read from a data folder.
+
+use std::path::{Path, PathBuf};
+
+use faer::Mat;
+
+use crate::io::{self, IoError};
+
+/// A data matrix with what is known about it.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Short name (`swimmer`, `olivetti`, or the file name).
+    pub name: String,
+    /// Samples as rows.
+    pub x: Mat<f32>,
+    /// (height, width) when each row is an image stored row-major.
+    pub image_shape: Option<(usize, usize)>,
+    /// Ground-truth parts, as pixel index lists, when known (swimmer).
+    pub parts: Vec<Vec<usize>>,
+    /// Class labels of the samples, when known (olivetti: person ids).
+    pub labels: Option<Vec<i64>>,
+}
+
+/// A (row, column) position or direction.
+type Point = (f64, f64);
+
+/// Side of a swimmer image.
+pub const SWIMMER_SIDE: usize = 32;
+
+/// The swimmer set (after Donoho & Stodden 2003), generated here: 256 images of 32 x 32 pixels, a
+/// torso and four limbs, each limb in one of four positions, every combination once. Its 17
+/// ground-truth parts (torso + 16 limb positions) are returned in `parts`, so part recovery can
+/// be scored. Pixels are 0 or 1.
+pub fn swimmer() -> Dataset {
+    let s = SWIMMER_SIDE;
+    let idx = |r: usize, c: usize| r * s + c;
+    let torso: Vec<usize> = (10..22).flat_map(|r| [idx(r, 15), idx(r, 16)]).collect();
+    // Pivots (row, col) and the four directions (unit steps, row down positive) of each limb.
+    let d = |deg: f64| (deg.to_radians().cos(), deg.to_radians().sin());
+    let limbs: [(Point, [Point; 4]); 4] = [
+        // left arm: from hanging down to raised, towards the left
+        (
+            (10.5, 13.5),
+            [d(30.0), d(75.0), d(120.0), d(165.0)].map(|(r, c)| (r, -c)),
+        ),
+        // right arm: mirrored
+        ((10.5, 18.5), [d(30.0), d(75.0), d(120.0), d(165.0)]),
+        // left leg
+        (
+            (22.5, 14.5),
+            [d(0.0), d(20.0), d(40.0), d(60.0)].map(|(r, c)| (r, -c)),
+        ),
+        // right leg
+        ((22.5, 17.5), [d(0.0), d(20.0), d(40.0), d(60.0)]),
+    ];
+    let len = 8.0;
+    let segment = |(r0, c0): Point, (dr, dc): Point| -> Vec<usize> {
+        let mut px: Vec<usize> = (0..=16)
+            .filter_map(|t| {
+                let t = t as f64 * len / 16.0;
+                let (r, c) = ((r0 + t * dr).floor(), (c0 + t * dc).floor());
+                (r >= 0.0 && c >= 0.0 && (r as usize) < s && (c as usize) < s)
+                    .then(|| idx(r as usize, c as usize))
+            })
+            .collect();
+        px.sort_unstable();
+        px.dedup();
+        px
+    };
+    let mut parts = vec![torso.clone()];
+    for (pivot, dirs) in limbs {
+        for dir in dirs {
+            parts.push(segment(pivot, dir));
+        }
+    }
+    let mut x = Mat::<f32>::zeros(256, s * s);
+    for img in 0..256 {
+        for &p in &torso {
+            x[(img, p)] = 1.0;
+        }
+        for limb in 0..4 {
+            let pos = (img >> (2 * limb)) & 3;
+            for &p in &parts[1 + 4 * limb + pos] {
+                x[(img, p)] = 1.0;
+            }
+        }
+    }
+    Dataset {
+        name: "swimmer".into(),
+        x,
+        image_shape: Some((s, s)),
+        parts,
+        labels: None,
+    }
+}
+
+/// Where `olivetti` is looked up: `data_home`, else `$NMF_DATA_HOME`, else `../shared/data`.
+pub fn data_home(data_home: Option<&Path>) -> PathBuf {
+    data_home
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("NMF_DATA_HOME").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}
+
+/// The Olivetti faces (400 x 4096, 64 x 64 images) and person labels from a data folder holding
+/// `olivetti_faces.npy` and `olivetti_targets.npy` (scikit-learn's scaling to [0, 1]).
+pub fn olivetti(data_home_dir: Option<&Path>) -> Result<Dataset, IoError> {
+    let dir = data_home(data_home_dir);
+    let x: Mat<f32> = io::read_npy(dir.join("olivetti_faces.npy"))?;
+    let labels = io::read_npy_labels(dir.join("olivetti_targets.npy")).ok();
+    Ok(Dataset {
+        name: "olivetti".into(),
+        x,
+        image_shape: Some((64, 64)),
+        parts: Vec::new(),
+        labels,
+    })
+}
+
+/// `swimmer`, `olivetti`, or a `.npy`/`.csv` path.
+pub fn load(name_or_path: &str, data_home_dir: Option<&Path>) -> Result<Dataset, IoError> {
+    match name_or_path {
+        "swimmer" => Ok(swimmer()),
+        "olivetti" => olivetti(data_home_dir),
+        path => {
+            let p = Path::new(path);
+            let x: Mat<f32> = match io::read_matrix::<f64>(p) {
+                Ok(m) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f32),
+                Err(e) => return Err(e),
+            };
+            let name = p
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("data")
+                .to_string();
+            let side = (x.ncols() as f64).sqrt() as usize;
+            Ok(Dataset {
+                name,
+                image_shape: (side * side == x.ncols() && side > 1).then_some((side, side)),
+                x,
+                parts: Vec::new(),
+                labels: None,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swimmer_is_every_combination_of_17_parts() {
+        let d = swimmer();
+        assert_eq!(d.x.shape(), (256, 1024));
+        assert_eq!(d.parts.len(), 17);
+        // Every image: torso + exactly one position per limb, no two images alike.
+        let mut rows: Vec<Vec<u8>> = (0..256)
+            .map(|i| (0..1024).map(|j| d.x[(i, j)] as u8).collect())
+            .collect();
+        rows.sort();
+        rows.dedup();
+        assert_eq!(rows.len(), 256);
+        for p in &d.parts {
+            assert!(!p.is_empty());
+        }
+    }
+}
