@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's commands (see `cargo xtask --help`).
 
 mod bench;
+mod draw;
+mod grid;
 mod png;
 mod rank;
 mod sparse;
@@ -17,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// The main job: sweep alpha_W x l1_ratio (and pg sparseness targets), report sparseness and
+    /// error of every point, with pictures and report.html.
+    GridSearch(grid::Args),
     /// Time our solvers against scikit-learn's on the same data, init and iteration count.
     BenchCompare(bench::Args),
     /// Rank selection: consensus, dispersion, error and stability for several k.
@@ -28,6 +33,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     let res = match cli.cmd {
+        Cmd::GridSearch(a) => grid::run(a),
         Cmd::BenchCompare(a) => bench::run(a),
         Cmd::SparseCompare(a) => sparse::run(a),
         Cmd::RankSelect(a) => rank::run(a),
