@@ -386,3 +386,50 @@ fn sparseness_parameters_are_validated() {
             .is_err()
     );
 }
+
+/// Story 4: OPNMF on the faces (images as rows: H holds basis images) and on the faces
+/// transposed (pixels as rows: H holds per-person image mixtures).
+#[test]
+fn opnmf_on_faces_and_faces_transposed() {
+    let Some(path) = common::olivetti_path() else {
+        return;
+    };
+    let x: Mat<f32> = nmf::io::read_npy(&path).unwrap();
+    let xt = x.transpose().to_owned();
+    for (name, data) in [("faces", &x), ("faces transposed", &xt)] {
+        let model = Nmf::params(10)
+            .solver(SolverKind::Opnmf)
+            .tol(1e-4)
+            .max_iter(60)
+            .par(Par::rayon(0))
+            .fit(data.as_ref())
+            .unwrap();
+        let r = model.report();
+        for w in r.loss_trace.windows(2) {
+            assert!(
+                w[1].1 <= w[0].1 * (1.0 + 1e-6),
+                "{name}: objective went up {:?}",
+                w
+            );
+        }
+        assert!(
+            r.loss_trace.last().unwrap().1 < r.loss_trace[0].1,
+            "{name}: no progress"
+        );
+        assert_eq!(model.h().shape(), (10, data.ncols()));
+        model.h().for_each(|&v| assert!(v >= 0.0 && v.is_finite()));
+        // Projective: W = X·Hᵀ, the same as transforming the training data.
+        let t = model.transform(data.as_ref()).unwrap();
+        let d = (0..10)
+            .map(|j| {
+                (0..data.nrows())
+                    .map(|i| (t[(i, j)] - model.w()[(i, j)]).abs())
+                    .fold(0.0f32, f32::max)
+            })
+            .fold(0.0f32, f32::max);
+        assert!(
+            d <= 1e-3 * model.w().norm_max().max(1.0),
+            "{name}: transform differs by {d}"
+        );
+    }
+}

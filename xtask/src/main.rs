@@ -3,6 +3,7 @@
 mod bench;
 mod draw;
 mod grid;
+mod initcmp;
 mod png;
 mod rank;
 mod sparse;
@@ -24,6 +25,8 @@ enum Cmd {
     GridSearch(grid::Args),
     /// Time our solvers against scikit-learn's on the same data, init and iteration count.
     BenchCompare(bench::Args),
+    /// Time and starting error of every initialisation, exact vs scikit-learn-compatible.
+    InitCompare(initcmp::Args),
     /// Rank selection: consensus, dispersion, error and stability for several k.
     RankSelect(rank::Args),
     /// Dial in basis sparseness with pg next to scikit-learn's alpha_H-tuned mu and cd.
@@ -37,6 +40,7 @@ fn main() {
         Cmd::BenchCompare(a) => bench::run(a),
         Cmd::SparseCompare(a) => sparse::run(a),
         Cmd::RankSelect(a) => rank::run(a),
+        Cmd::InitCompare(a) => initcmp::run(a),
     };
     if let Err(e) = res {
         eprintln!("error: {e:#}");

@@ -4,8 +4,8 @@
 //! variants (Boutsidis & Gallopoulos 2008), or custom factors, in two numerical modes:
 //!
 //! - [`Compat::Native`] (default): NNDSVD from an exact truncated SVD (faer's Lanczos partial SVD
-//!   when k is small against min(n, m), its dense thin SVD otherwise), random draws from
-//!   xoshiro256++.
+//!   when min(n, m) >= 1000 and k <= min(n, m)/10, its dense thin SVD otherwise), random draws
+//!   from xoshiro256++.
 //! - [`Compat::Sklearn`]: scikit-learn's randomized SVD and NumPy's `RandomState(seed)` stream,
 //!   bit for bit ([`mt19937::RandomState`]), so the same integer seed reproduces scikit-learn's
 //!   `_initialize_nmf(X, k, init, random_state=seed)`.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use faer::{Mat, MatRef, Par};
 use nmf_core::{Float, Loss, Penalties, check, kernels, loss};
 use nmf_init::mt19937::RandomState;
-use nmf_init::{Compat, initialize};
+use nmf_init::{Compat, Init, initialize};
 
 use crate::cd::CoordinateDescent;
 use crate::error::NmfError;
@@ -403,7 +403,13 @@ impl<T: Float> NmfConfig<T> {
         let k = c.n_components;
         let pen = c.reg.scaled(n, m);
         let par = c.par;
-        let init = initialize(x, k, &c.init, c.seed, c.compat, par)?;
+        // opnmf's own default start is NNDSVD (its zeros are lifted by the 1e-16 floor).
+        let init = match (&c.init, c.solver) {
+            (Init::Auto, SolverKind::Opnmf) if k <= n.min(m) => {
+                initialize(x, k, &Init::Nndsvd, c.seed, c.compat, par)?
+            }
+            (i, _) => initialize(x, k, i, c.seed, c.compat, par)?,
+        };
         let mut warnings = Vec::new();
         if c.solver == SolverKind::Mu {
             let zeros = count_zeros(init.w.as_ref()) + count_zeros(init.h.as_ref());
