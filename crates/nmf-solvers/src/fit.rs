@@ -196,133 +196,237 @@ fn shuffle_rng(shuffle: bool, seed: u64, compat: Compat) -> Option<Box<RandomSta
     Some(Box::new(RandomState::new(s)))
 }
 
-/// The solver state the driver iterates.
-enum State<T: Float> {
-    Cd {
-        cd: Box<CoordinateDescent<T>>,
-        rng: Option<Box<RandomState>>,
-    },
-    Mu {
-        w: Mat<T>,
-        h: Mat<T>,
-        ws: Box<Workspace<T>>,
-        pw: FactorPenalty<T>,
-        ph: FactorPenalty<T>,
-    },
-    /// nmfsc on `xs = X / scale`.
-    Hoyer {
-        st: Box<Hoyer>,
-        xs: Mat<f64>,
-        scale: f64,
-    },
-    Legacy(Box<Legacy<T>>),
-    Opnmf(Box<Opnmf<T>>),
-}
-
-impl<T: Float> State<T> {
-    /// The current factors as the solver holds them (for pg: of the rescaled data; for opnmf:
-    /// the codes are not materialised, so W is empty).
-    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
-        match self {
-            State::Cd { cd, .. } => (cd.w.as_ref(), cd.ht.transpose()),
-            State::Mu { w, h, .. } => (w.as_ref(), h.as_ref()),
-            // nmfsc runs in f64; the driver only reads factors of the other solvers.
-            State::Hoyer { .. } => (
-                MatRef::from_column_major_slice(&[], 0, 0),
-                MatRef::from_column_major_slice(&[], 0, 0),
-            ),
-            State::Legacy(l) => (l.w.as_ref(), l.h.as_ref()),
-            State::Opnmf(o) => (MatRef::from_column_major_slice(&[], 0, 0), o.b.transpose()),
-        }
-    }
-
+/// One NMF algorithm as the driver sees it: it performs a single iteration per `step`; the
+/// driver (`NmfConfig::fit_with`) owns the loop, the stopping rules, observers and limits.
+trait Solver<T: Float> {
     /// One iteration.
-    fn step(&mut self, x: MatRef<'_, T>, beta: f64, par: Par) -> Result<Outcome, NmfError> {
-        Ok(match self {
-            State::Cd { cd, rng } => {
-                let mut v = cd.update_w(x, false, rng.as_deref_mut(), par);
-                v += cd.update_h(x, rng.as_deref_mut(), par);
-                Outcome::Violation(v)
-            }
-            State::Mu { w, h, ws, pw, ph } => {
-                mu::update_w(w.as_mut(), h.as_ref(), x, beta, *pw, ws, false, par);
-                mu::update_h(w.as_ref(), h.as_mut(), x, beta, *ph, ws, par);
-                Outcome::Done
-            }
-            State::Hoyer { st, xs, .. } => {
-                let before = st.f;
-                if st.step(xs.as_ref(), par)? {
-                    Outcome::Objective {
-                        before,
-                        after: st.f,
-                    }
-                } else {
-                    Outcome::NoStep
-                }
-            }
-            State::Legacy(l) => {
-                l.step(x, par);
-                Outcome::Done
-            }
-            State::Opnmf(o) => {
-                o.step(x, par);
-                Outcome::Delta(o.delta)
-            }
-        })
-    }
+    fn step(&mut self, x: MatRef<'_, T>, par: Par) -> Result<Outcome, NmfError>;
 
-    /// The penalised objective right after a step, using the products the step left behind for
-    /// Frobenius (no WH formed); falls back to the exact blockwise evaluation where the Gram
-    /// identity would be dominated by cancellation, and for other losses.
-    fn objective_after_step(
+    /// The current factors, for the checks that read them (empty for solvers that keep their
+    /// own representation: pg runs in f64, opnmf does not materialise W).
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>);
+
+    /// The penalised objective at the current iterate. `after_step` says the products of the
+    /// last step are still current, which lets Frobenius solvers skip forming W·H.
+    fn objective(
         &mut self,
         x: MatRef<'_, T>,
-        x_sqnorm: f64,
-        l: Loss,
-        pen: &Penalties,
-        par: Par,
+        ctx: &ObjectiveCtx<'_>,
+        after_step: bool,
     ) -> Result<f64, NmfError> {
-        let d = match self {
-            State::Hoyer { st, scale, .. } => return Ok(st.f * *scale * *scale),
-            State::Opnmf(o) => return Ok(0.5 * o.objective(x, o.b.as_ref(), par)),
-            State::Cd { cd, .. } if l == Loss::Frobenius => {
-                Some(cd.frobenius_after_h(x_sqnorm, par))
-            }
-            State::Mu { ws, h, .. } if l == Loss::Frobenius => {
-                Some(mu::frobenius_after_h(ws, h.as_ref(), x_sqnorm, par))
-            }
-            _ => None,
-        };
+        let _ = after_step;
         let (w, h) = self.factors();
-        let d = match d {
-            Some(d) if d > 1e3 * T::EPSILON.to_f64() * 0.5 * x_sqnorm => d,
-            _ => loss::beta_divergence(x, w, h, l, par)?,
-        };
-        Ok(d + loss::penalty_value(w, h, pen))
+        Ok(loss::objective(x, w, h, ctx.loss, ctx.pen, ctx.par)?)
     }
 
-    fn into_factors(self, x: MatRef<'_, T>, par: Par) -> (Mat<T>, Mat<T>) {
-        match self {
-            State::Cd { cd, .. } => {
-                let h = cd.ht.transpose().to_owned();
-                (cd.w, h)
-            }
-            State::Mu { w, h, .. } => (w, h),
-            State::Hoyer { st, scale, .. } => {
-                // Back to the user's scale: the factor without a fixed norm carries it.
-                let (cw, ch) = if st.w_sparseness.is_some() {
-                    (1.0, scale)
-                } else {
-                    (scale, 1.0)
-                };
-                (
-                    st.w.as_ref().map(|&v| T::from_f64(v * cw)),
-                    st.h.as_ref().map(|&v| T::from_f64(v * ch)),
-                )
-            }
-            State::Legacy(l) => (l.w, l.h),
-            State::Opnmf(o) => o.finish(x, par),
+    /// scikit-learn 0.15's legacy solver tests convergence before updating.
+    fn converged_before_step(&self) -> bool {
+        false
+    }
+
+    /// The final factors in the user's scale.
+    fn into_factors(self: Box<Self>, x: MatRef<'_, T>, par: Par) -> (Mat<T>, Mat<T>);
+}
+
+/// What the objective evaluation needs besides the data.
+struct ObjectiveCtx<'a> {
+    x_sqnorm: f64,
+    loss: Loss,
+    pen: &'a Penalties,
+    par: Par,
+}
+
+/// A Frobenius value from the Gram identity, unless cancellation would dominate it.
+fn gram_or_exact<T: Float>(
+    d: f64,
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    ctx: &ObjectiveCtx<'_>,
+) -> Result<f64, NmfError> {
+    let d = if d > 1e3 * T::EPSILON.to_f64() * 0.5 * ctx.x_sqnorm {
+        d
+    } else {
+        loss::beta_divergence(x, w, h, ctx.loss, ctx.par)?
+    };
+    Ok(d + loss::penalty_value(w, h, ctx.pen))
+}
+
+struct CdSolver<T: Float> {
+    cd: Box<CoordinateDescent<T>>,
+    rng: Option<Box<RandomState>>,
+}
+
+impl<T: Float> Solver<T> for CdSolver<T> {
+    fn step(&mut self, x: MatRef<'_, T>, par: Par) -> Result<Outcome, NmfError> {
+        let mut v = self.cd.update_w(x, false, self.rng.as_deref_mut(), par);
+        v += self.cd.update_h(x, self.rng.as_deref_mut(), par);
+        Ok(Outcome::Violation(v))
+    }
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        (self.cd.w.as_ref(), self.cd.ht.transpose())
+    }
+    fn objective(
+        &mut self,
+        x: MatRef<'_, T>,
+        ctx: &ObjectiveCtx<'_>,
+        after_step: bool,
+    ) -> Result<f64, NmfError> {
+        if !after_step {
+            let (w, h) = self.factors();
+            return Ok(loss::objective(x, w, h, ctx.loss, ctx.pen, ctx.par)?);
         }
+        let d = self.cd.frobenius_after_h(ctx.x_sqnorm, ctx.par);
+        let (w, h) = self.factors();
+        gram_or_exact(d, x, w, h, ctx)
+    }
+    fn into_factors(self: Box<Self>, _x: MatRef<'_, T>, _par: Par) -> (Mat<T>, Mat<T>) {
+        let h = self.cd.ht.transpose().to_owned();
+        (self.cd.w, h)
+    }
+}
+
+struct MuSolver<T: Float> {
+    w: Mat<T>,
+    h: Mat<T>,
+    ws: Box<Workspace<T>>,
+    pw: FactorPenalty<T>,
+    ph: FactorPenalty<T>,
+    beta: f64,
+}
+
+impl<T: Float> Solver<T> for MuSolver<T> {
+    fn step(&mut self, x: MatRef<'_, T>, par: Par) -> Result<Outcome, NmfError> {
+        mu::update_w(
+            self.w.as_mut(),
+            self.h.as_ref(),
+            x,
+            self.beta,
+            self.pw,
+            &mut self.ws,
+            false,
+            par,
+        );
+        mu::update_h(
+            self.w.as_ref(),
+            self.h.as_mut(),
+            x,
+            self.beta,
+            self.ph,
+            &mut self.ws,
+            par,
+        );
+        Ok(Outcome::Done)
+    }
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        (self.w.as_ref(), self.h.as_ref())
+    }
+    fn objective(
+        &mut self,
+        x: MatRef<'_, T>,
+        ctx: &ObjectiveCtx<'_>,
+        after_step: bool,
+    ) -> Result<f64, NmfError> {
+        if !(after_step && ctx.loss == Loss::Frobenius) {
+            return Ok(loss::objective(
+                x,
+                self.w.as_ref(),
+                self.h.as_ref(),
+                ctx.loss,
+                ctx.pen,
+                ctx.par,
+            )?);
+        }
+        let d = mu::frobenius_after_h(&mut self.ws, self.h.as_ref(), ctx.x_sqnorm, ctx.par);
+        gram_or_exact(d, x, self.w.as_ref(), self.h.as_ref(), ctx)
+    }
+    fn into_factors(self: Box<Self>, _x: MatRef<'_, T>, _par: Par) -> (Mat<T>, Mat<T>) {
+        (self.w, self.h)
+    }
+}
+
+/// nmfsc on `xs = X / scale`, in f64.
+struct HoyerSolver {
+    st: Box<Hoyer>,
+    xs: Mat<f64>,
+    scale: f64,
+}
+
+fn empty<'a, T: Float>() -> MatRef<'a, T> {
+    MatRef::from_column_major_slice(&[], 0, 0)
+}
+
+impl<T: Float> Solver<T> for HoyerSolver {
+    fn step(&mut self, _x: MatRef<'_, T>, par: Par) -> Result<Outcome, NmfError> {
+        let before = self.st.f;
+        Ok(if self.st.step(self.xs.as_ref(), par)? {
+            Outcome::Objective {
+                before,
+                after: self.st.f,
+            }
+        } else {
+            Outcome::NoStep
+        })
+    }
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        (empty(), empty())
+    }
+    fn objective(
+        &mut self,
+        _x: MatRef<'_, T>,
+        _ctx: &ObjectiveCtx<'_>,
+        _after_step: bool,
+    ) -> Result<f64, NmfError> {
+        Ok(self.st.f * self.scale * self.scale)
+    }
+    fn into_factors(self: Box<Self>, _x: MatRef<'_, T>, _par: Par) -> (Mat<T>, Mat<T>) {
+        // Back to the user's scale: the factor without a fixed norm carries it.
+        let (cw, ch) = if self.st.w_sparseness.is_some() {
+            (1.0, self.scale)
+        } else {
+            (self.scale, 1.0)
+        };
+        (
+            self.st.w.as_ref().map(|&v| T::from_f64(v * cw)),
+            self.st.h.as_ref().map(|&v| T::from_f64(v * ch)),
+        )
+    }
+}
+
+impl<T: Float> Solver<T> for Legacy<T> {
+    fn step(&mut self, x: MatRef<'_, T>, par: Par) -> Result<Outcome, NmfError> {
+        Legacy::step(self, x, par);
+        Ok(Outcome::Done)
+    }
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        (self.w.as_ref(), self.h.as_ref())
+    }
+    fn converged_before_step(&self) -> bool {
+        self.converged()
+    }
+    fn into_factors(self: Box<Self>, _x: MatRef<'_, T>, _par: Par) -> (Mat<T>, Mat<T>) {
+        (self.w, self.h)
+    }
+}
+
+impl<T: Float> Solver<T> for Opnmf<T> {
+    fn step(&mut self, x: MatRef<'_, T>, par: Par) -> Result<Outcome, NmfError> {
+        Opnmf::step(self, x, par);
+        Ok(Outcome::Delta(self.delta))
+    }
+    fn factors(&self) -> (MatRef<'_, T>, MatRef<'_, T>) {
+        (empty(), self.b.transpose())
+    }
+    fn objective(
+        &mut self,
+        x: MatRef<'_, T>,
+        ctx: &ObjectiveCtx<'_>,
+        _after_step: bool,
+    ) -> Result<f64, NmfError> {
+        Ok(0.5 * Opnmf::objective(self, x, self.b.as_ref(), ctx.par))
+    }
+    fn into_factors(self: Box<Self>, x: MatRef<'_, T>, par: Par) -> (Mat<T>, Mat<T>) {
+        self.finish(x, par)
     }
 }
 
@@ -341,8 +445,6 @@ enum Outcome {
     /// opnmf: relative change of the basis.
     Delta(f64),
 }
-
-impl<T: Float> State<T> {}
 
 fn all_finite<T: Float>(a: MatRef<'_, T>) -> bool {
     (0..a.ncols()).all(|j| (0..a.nrows()).all(|i| a[(i, j)].is_finite()))
@@ -418,11 +520,11 @@ impl<T: Float> NmfConfig<T> {
             }
         }
         let init_report = init.report;
-        let mut state = match c.solver {
-            SolverKind::Cd => State::Cd {
+        let mut state: Box<dyn Solver<T>> = match c.solver {
+            SolverKind::Cd => Box::new(CdSolver {
                 cd: Box::new(CoordinateDescent::new(init.w, init.h.as_ref(), &pen)),
                 rng: shuffle_rng(c.shuffle, c.seed, c.compat),
-            },
+            }),
             SolverKind::ProjectedGradient => match c.pg_variant {
                 PgVariant::Hoyer => {
                     let mut xmax = 0.0f64;
@@ -438,18 +540,18 @@ impl<T: Float> NmfConfig<T> {
                         c.w_sparseness,
                         c.h_sparseness,
                     )?;
-                    State::Hoyer {
+                    Box::new(HoyerSolver {
                         st: Box::new(st),
                         xs,
                         scale,
-                    }
+                    })
                 }
                 PgVariant::Legacy {
                     sparseness,
                     beta,
                     eta,
                     nls_max_iter,
-                } => State::Legacy(Box::new(Legacy::new(
+                } => Box::new(Legacy::new(
                     x,
                     init.w,
                     init.h,
@@ -459,12 +561,11 @@ impl<T: Float> NmfConfig<T> {
                     eta,
                     nls_max_iter,
                     par,
-                ))),
+                )),
             },
-            SolverKind::Opnmf => {
-                State::Opnmf(Box::new(Opnmf::new(x, init.h.as_ref(), c.opnmf_norm)))
-            }
-            SolverKind::Mu => State::Mu {
+            SolverKind::Opnmf => Box::new(Opnmf::new(x, init.h.as_ref(), c.opnmf_norm)),
+            SolverKind::Mu => Box::new(MuSolver {
+                beta,
                 ws: Box::new(Workspace::new(n, m, k)),
                 w: init.w,
                 h: init.h,
@@ -476,34 +577,29 @@ impl<T: Float> NmfConfig<T> {
                     l1: T::from_f64(pen.l1_h),
                     l2: T::from_f64(pen.l2_h),
                 },
-            },
-        };
-        let objective = |st: &State<T>| -> Result<f64, NmfError> {
-            match st {
-                State::Hoyer { st, scale, .. } => Ok(st.f * scale * scale),
-                State::Opnmf(o) => Ok(0.5 * o.objective(x, o.b.as_ref(), par)),
-                _ => {
-                    let (w, h) = st.factors();
-                    Ok(loss::objective(x, w, h, c.loss, &pen, par)?)
-                }
-            }
+            }),
         };
         let trace_every = c.trace_every.unwrap_or(1);
-        let x_sqnorm = kernels::squared_norm(x);
+        let ctx = ObjectiveCtx {
+            x_sqnorm: kernels::squared_norm(x),
+            loss: c.loss,
+            pen: &pen,
+            par,
+        };
         let mut trace = Vec::new();
         let mut last_obj = None;
         if trace_every > 0 {
-            let o = objective(&state)?;
+            let o = state.objective(x, &ctx, false)?;
             trace.push((0, o));
             last_obj = Some(o);
         }
         // scikit-learn's mu rule compares errors to the error at the start.
-        let err = |st: &State<T>| -> Result<f64, NmfError> {
+        let err = |st: &dyn Solver<T>| -> Result<f64, NmfError> {
             let (w, h) = st.factors();
             Ok(loss::reconstruction_err(x, w, h, c.loss, par)?)
         };
         let mu_rule = c.solver == SolverKind::Mu && c.tol > 0.0;
-        let e0 = if mu_rule { err(&state)? } else { 0.0 };
+        let e0 = if mu_rule { err(state.as_ref())? } else { 0.0 };
         let mut prev_err = e0;
         let kkt0 = match c.kkt_tol {
             Some(_) => {
@@ -528,15 +624,13 @@ impl<T: Float> NmfConfig<T> {
                     reason = StopReason::Timeout;
                     break;
                 }
-                if let State::Legacy(l) = &state
-                    && l.converged()
-                {
+                if state.converged_before_step() {
                     // scikit-learn 0.15 tests before updating and counts that iteration.
                     n_iter = it;
                     reason = StopReason::Converged;
                     break;
                 }
-                let step = state.step(x, beta, par)?;
+                let step = state.step(x, par)?;
                 n_iter = it;
                 if matches!(step, Outcome::NoStep) {
                     reason = StopReason::StepFloor;
@@ -562,7 +656,7 @@ impl<T: Float> NmfConfig<T> {
                     elapsed: loop_start.elapsed().as_secs_f64(),
                 };
                 if trace_every > 0 && it % trace_every == 0 {
-                    let o = state.objective_after_step(x, x_sqnorm, c.loss, &pen, par)?;
+                    let o = state.objective(x, &ctx, true)?;
                     info.objective = Some(o);
                     info.rel_change =
                         last_obj.map(|p: f64| (p - o) / p.abs().max(f64::MIN_POSITIVE));
@@ -598,7 +692,7 @@ impl<T: Float> NmfConfig<T> {
                     }
                 }
                 if mu_rule && it % 10 == 0 {
-                    let e = err(&state)?;
+                    let e = err(state.as_ref())?;
                     if (prev_err - e) / e0 < c.tol {
                         reason = StopReason::Converged;
                         break;
