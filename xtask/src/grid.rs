@@ -739,15 +739,7 @@ fn report(a: &Args, plan: &Plan, rows: &[Row], w0: &Mat<f32>, h0: &Mat<f32>) -> 
                 &plan.l1_ratio,
             )?;
             pictures += 1;
-            let live: Vec<f64> = vals
-                .iter()
-                .flatten()
-                .filter(|v| !v.1)
-                .map(|v| v.0)
-                .collect();
-            let (lo, hi) = live
-                .iter()
-                .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+            let (lo, hi) = live_range(&vals);
             let _ = writeln!(
                 html,
                 "<h3>{solver}: {label}</h3><p>rows: alpha_W (top = {}), columns: l1_ratio (left = {}); colour from {} (dark) to {} (yellow); grey = collapsed.</p><img src=\"{name}\">",
@@ -921,6 +913,14 @@ fn report(a: &Args, plan: &Plan, rows: &[Row], w0: &Mat<f32>, h0: &Mat<f32>) -> 
 
 const CELL: i64 = 28;
 
+/// Range of the values of the points that did not collapse.
+fn live_range(vals: &[Option<(f64, bool)>]) -> (f64, f64) {
+    vals.iter()
+        .flatten()
+        .filter(|v| !v.1)
+        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v.0), h.max(v.0)))
+}
+
 /// (W, H).
 type Factors = (Mat<f32>, Mat<f32>);
 
@@ -938,15 +938,7 @@ fn heatmap(
         (left + CELL * cols as i64 + 8) as usize,
         (CELL * rows as i64 + bottom + 8) as usize,
     );
-    let live: Vec<f64> = vals
-        .iter()
-        .flatten()
-        .filter(|v| !v.1)
-        .map(|v| v.0)
-        .collect();
-    let (lo, hi) = live
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let (lo, hi) = live_range(vals);
     for r in 0..rows {
         for q in 0..cols {
             let color = match vals[r * cols + q] {

@@ -91,6 +91,32 @@ fn project_rows(a: &mut Mat<f64>, s: f64, l2: Option<f64>) -> Result<(), CoreErr
     Ok(())
 }
 
+/// Hoyer's step search: from `x` along `−g`, project, and accept the first step whose objective
+/// does not exceed `f_ref`, halving the step from `*mu`; an accepted step grows `*mu` by 1.2 for
+/// the next call. `None` once the step falls below the floor (no acceptable step: stationary).
+fn projected_step(
+    x: &Mat<f64>,
+    g: &Mat<f64>,
+    mu: &mut f64,
+    f_ref: f64,
+    project: impl Fn(&mut Mat<f64>) -> Result<(), CoreError>,
+    objective: impl Fn(MatRef<'_, f64>) -> f64,
+) -> Result<Option<(Mat<f64>, f64)>, CoreError> {
+    loop {
+        let mut trial = x - faer::Scale(*mu) * g;
+        project(&mut trial)?;
+        let f = objective(trial.as_ref());
+        if f <= f_ref {
+            *mu *= 1.2;
+            return Ok(Some((trial, f)));
+        }
+        *mu /= 2.0;
+        if *mu < STEP_FLOOR {
+            return Ok(None);
+        }
+    }
+}
+
 /// State of Hoyer's `nmfsc` on the internally rescaled data `X / max(X)`. Runs in f64 whatever
 /// the data's precision, so that accepting a step ("the objective did not go up") is decided on
 /// exact-enough values; the objective is evaluated from Gram products, O((n + m)k²) per trial.
@@ -171,26 +197,21 @@ impl Hoyer {
                     par,
                 );
                 g -= &xht;
-                loop {
-                    let mut trial = &self.w - faer::Scale(self.mu_w) * &g;
-                    project_cols(&mut trial, s, Some(1.0))?;
-                    let f = half_sq(
-                        self.x_sqnorm,
+                let x_sqnorm = self.x_sqnorm;
+                let objective = |t: MatRef<'_, f64>| {
+                    half_sq(
+                        x_sqnorm,
                         xht.as_ref(),
-                        trial.as_ref(),
+                        t,
                         hht.as_ref(),
-                        gram_cols(trial.as_ref()).as_ref(),
-                    );
-                    if f <= self.f {
-                        self.w = trial;
-                        break;
-                    }
-                    self.mu_w /= 2.0;
-                    if self.mu_w < STEP_FLOOR {
-                        return Ok(false);
-                    }
+                        gram_cols(t).as_ref(),
+                    )
+                };
+                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0));
+                match projected_step(&self.w, &g, &mut self.mu_w, self.f, project, objective)? {
+                    Some((w, _)) => self.w = w,
+                    None => return Ok(false),
                 }
-                self.mu_w *= 1.2;
             }
             None => {
                 let mut den = Mat::<f64>::zeros(n, k);
@@ -247,22 +268,15 @@ impl Hoyer {
                 );
                 g -= &wtx;
                 let f0 = f_of(self.h.as_ref());
-                loop {
-                    // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
-                    let mut trial = &self.h - faer::Scale(self.mu_h) * &g;
-                    project_rows(&mut trial, s, None)?;
-                    let f = f_of(trial.as_ref());
-                    if f <= f0 {
-                        self.h = trial;
+                // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
+                let project = |t: &mut Mat<f64>| project_rows(t, s, None);
+                match projected_step(&self.h, &g, &mut self.mu_h, f0, project, f_of)? {
+                    Some((h, f)) => {
+                        self.h = h;
                         self.f = f;
-                        break;
                     }
-                    self.mu_h /= 2.0;
-                    if self.mu_h < STEP_FLOOR {
-                        return Ok(false);
-                    }
+                    None => return Ok(false),
                 }
-                self.mu_h *= 1.2;
             }
             None => {
                 let mut den = Mat::<f64>::zeros(k, m);
@@ -339,21 +353,14 @@ pub(crate) fn transform_hoyer<T: Float>(
         match w_sparseness {
             Some(s) => {
                 let g = &den - &xht;
-                loop {
-                    let mut trial = &w - faer::Scale(mu) * &g;
-                    project_cols(&mut trial, s, Some(1.0))?;
-                    let ft = f(trial.as_ref());
-                    if ft <= fw {
-                        w = trial;
-                        fw = ft;
-                        break;
+                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0));
+                match projected_step(&w, &g, &mut mu, fw, project, f)? {
+                    Some((next, fnext)) => {
+                        w = next;
+                        fw = fnext;
                     }
-                    mu /= 2.0;
-                    if mu < STEP_FLOOR {
-                        return Ok(w.as_ref().map(|&v| T::from_f64(v)));
-                    }
+                    None => return Ok(w.as_ref().map(|&v| T::from_f64(v))),
                 }
-                mu *= 1.2;
             }
             None => {
                 zip!(w.as_mut(), xht.as_ref(), den.as_ref())
