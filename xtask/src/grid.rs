@@ -418,7 +418,7 @@ fn csv_line(r: &Row, p: &Plan) -> String {
     )
 }
 
-fn parse_row(line: &str, plan: &Plan) -> Option<Row> {
+fn parse_row(line: &str) -> Option<Row> {
     let f: Vec<&str> = line.split(',').collect();
     if f.len() != 20 {
         return None;
@@ -437,7 +437,6 @@ fn parse_row(line: &str, plan: &Plan) -> Option<Row> {
         l1_ratio: num(5)?,
         target: if f[6].is_empty() { None } else { Some(num(6)?) },
     };
-    let _ = plan;
     Some(Row {
         point,
         n_iter: f[7].parse().ok()?,
@@ -460,7 +459,7 @@ fn parse_row(line: &str, plan: &Plan) -> Option<Row> {
 }
 
 /// Reads finished rows of an interrupted run, dropping a torn last line (a kill mid-write).
-fn read_finished(path: &Path, plan: &Plan) -> Result<Vec<Row>> {
+fn read_finished(path: &Path) -> Result<Vec<Row>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let complete = match text.rfind('\n') {
@@ -473,7 +472,7 @@ fn read_finished(path: &Path, plan: &Plan) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let mut seen = HashSet::new();
     for line in complete.lines().skip(1) {
-        if let Some(r) = parse_row(line, plan)
+        if let Some(r) = parse_row(line)
             && seen.insert(r.point.key())
         {
             rows.push(r);
@@ -517,7 +516,7 @@ pub fn run(a: Args) -> Result<()> {
             );
         }
         if results_path.exists() {
-            done = read_finished(&results_path, &plan)?;
+            done = read_finished(&results_path)?;
         }
     }
     std::fs::write(&config_path, serde_json::to_string_pretty(&config)?)?;
