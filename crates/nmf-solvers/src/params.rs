@@ -249,6 +249,21 @@ impl<T: Float> NmfParams<T> {
 
     /// `pg` (Hoyer): every row of H (every component, e.g. every basis face) gets Hoyer
     /// sparseness `s` in [0, 1], exactly, at every iterate.
+    ///
+    /// This is the one that makes *basis faces* sparse: with the Olivetti faces as rows of X,
+    /// `.h_sparseness(0.75)` gives localised, parts-based basis images (`w_sparseness` instead
+    /// makes each face use few components, leaving the basis images whole).
+    ///
+    /// ```
+    /// use nmf_solvers::{Nmf, SolverKind};
+    /// let x = faer::Mat::<f64>::from_fn(12, 16, |i, j| ((i * 7 + j * 3) % 5) as f64 + 0.5);
+    /// let model = Nmf::params(3).solver(SolverKind::ProjectedGradient).h_sparseness(0.6).fit(x.as_ref())?;
+    /// for r in 0..3 {
+    ///     let s = nmf_core::sparseness::hoyer(model.h().row(r).iter().copied());
+    ///     assert!((s - 0.6).abs() < 1e-9);
+    /// }
+    /// # Ok::<(), nmf_solvers::NmfError>(())
+    /// ```
     pub fn h_sparseness(mut self, s: f64) -> Self {
         self.h_sparseness = Some(s);
         self
