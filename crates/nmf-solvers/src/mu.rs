@@ -229,13 +229,16 @@ pub fn update_w<T: Float>(
             }
             ws.fixed_h_ready = h_fixed;
         }
+        // n x k x k: a few MFLOP, faster on one thread (LIMITS.md: W(HHᵀ) at k = 50 runs at 99
+        // GFLOP/s on one thread, 58 on two).
+        let small = 2 * w.nrows() * k * k < 16_000_000;
         matmul(
             ws.den_w.as_mut(),
             Accum::Replace,
             w.rb(),
             ws.hht.as_ref(),
             T::ONE,
-            par,
+            if small { Par::Seq } else { par },
         );
     } else {
         let m = x.ncols();
