@@ -173,7 +173,9 @@ pub fn beta_divergence<T: Float>(
         kernels::gram_rows_into(hht.as_mut(), h, par)?;
         let xx = kernels::squared_norm(x);
         let d = kernels::frobenius_from_grams(xx, xht.as_ref(), w, wtw.as_ref(), hht.as_ref())?;
-        if d > 1e3 * T::EPSILON.to_f64() * 0.5 * xx {
+        // The Gram identity is used unless cancellation dominates, or the products overflowed
+        // the data's precision (then the blockwise sum in f64 may still be finite).
+        if d.is_finite() && d > 1e3 * T::EPSILON.to_f64() * 0.5 * xx {
             return Ok(d);
         }
         return Ok(frobenius_direct(x, w, h, par));

@@ -715,6 +715,13 @@ impl<T: Float> NmfConfig<T> {
             });
         }
         let (w, h) = state.into_factors(x, par);
+        // Solvers that iterate on their own representation (pg in f64, opnmf on Hᵀ) are checked
+        // here, after the conversion to the data's precision, where an overflow would show.
+        for (what, f) in [("W", w.as_ref()), ("H", h.as_ref())] {
+            if !all_finite(f) {
+                return Err(NmfError::NonFinite { what, iter: n_iter });
+            }
+        }
         let dead: Vec<usize> = (0..k)
             .filter(|&t| {
                 (0..n).all(|i| w[(i, t)] == T::ZERO) && (0..m).all(|j| h[(t, j)] == T::ZERO)
@@ -724,6 +731,14 @@ impl<T: Float> NmfConfig<T> {
             warnings.push(FitWarning::DeadComponents { components: dead });
         }
         let d = loss::beta_divergence(x, w.as_ref(), h.as_ref(), c.loss, par)?;
+        // For β < 0 an exact zero of WH makes the divergence +∞ honestly (Σ (WH)^β); any other
+        // non-finite value is an overflow of the data's precision.
+        if d.is_nan() || (d.is_infinite() && c.loss.beta() >= 0.0) {
+            return Err(NmfError::NonFinite {
+                what: "the reconstruction error",
+                iter: n_iter,
+            });
+        }
         let report = FitReport {
             solver: c.solver,
             loss: c.loss,
