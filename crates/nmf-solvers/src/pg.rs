@@ -15,44 +15,27 @@ use nmf_core::{CoreError, Float};
 /// Smallest step size before the constrained search gives up (Hoyer's code).
 pub(crate) const STEP_FLOOR: f64 = 1e-200;
 
+/// ⟨a, b⟩ in f64 (nmf-core's kernel; the shapes always agree here).
 fn frob_inner<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
-    let mut s = 0.0f64;
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            s += a[(i, j)].to_f64() * b[(i, j)].to_f64();
-        }
-    }
-    s
+    nmf_core::kernels::frobenius_inner(a, b).unwrap_or(f64::NAN)
 }
 
+/// `aᵀa`, allocated (nmf-core's kernel, one thread: k x k products are small).
 fn gram_cols<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     let mut g = Mat::zeros(a.ncols(), a.ncols());
-    matmul(
-        g.as_mut(),
-        Accum::Replace,
-        a.transpose(),
-        a,
-        T::ONE,
-        Par::Seq,
-    );
+    // The destination is sized from `a`, so the shape check cannot fail.
+    let _ = nmf_core::kernels::gram_cols_into(g.as_mut(), a, Par::Seq);
     g
 }
 
+/// `a·aᵀ`, allocated.
 fn gram_rows<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     let mut g = Mat::zeros(a.nrows(), a.nrows());
-    matmul(
-        g.as_mut(),
-        Accum::Replace,
-        a,
-        a.transpose(),
-        T::ONE,
-        Par::Seq,
-    );
+    let _ = nmf_core::kernels::gram_rows_into(g.as_mut(), a, Par::Seq);
     g
 }
 
-/// Projects a vector (given as an iterator over its entries) to unit-free targets: L2 = `l2`,
-/// sparseness `s`. A zero vector is left as it is (its sparseness is undefined).
+/// Projects a vector to L2 norm `l2` and Hoyer sparseness `s`. A zero vector is left as it is (its sparseness is undefined).
 fn project_vec(v: &[f64], s: f64, l2: f64) -> Result<Option<Vec<f64>>, CoreError> {
     if l2 == 0.0 || !l2.is_finite() {
         return Ok(None);
