@@ -82,6 +82,23 @@ pub fn transform_with_h<T: Float>(
     h: MatRef<'_, T>,
     x_new: MatRef<'_, T>,
 ) -> Result<Mat<T>, NmfError> {
+    // One check for every solver's solve: an overflow of the data's precision is a typed error,
+    // as in `fit`, never non-finite output.
+    let w = solve_w(config, h, x_new)?;
+    if !all_finite(w.as_ref()) {
+        return Err(NmfError::NonFinite {
+            what: "W (transform)",
+            iter: config.p.max_iter,
+        });
+    }
+    Ok(w)
+}
+
+fn solve_w<T: Float>(
+    config: &NmfConfig<T>,
+    h: MatRef<'_, T>,
+    x_new: MatRef<'_, T>,
+) -> Result<Mat<T>, NmfError> {
     let c = &config.p;
     check::ensure_shape("H", h, c.n_components, h.ncols())?;
     check::ensure_data("X", x_new)?;
