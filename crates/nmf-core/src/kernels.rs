@@ -3,8 +3,9 @@
 //! Every kernel writes into a caller-provided destination (`_into`), takes `faer::Par`
 //! explicitly (never faer's global setting) and checks shapes, returning an error rather than
 //! panicking. Reductions to scalars accumulate in `f64` whatever the matrix type.
+//!
+//! All products go through [`matmul`], whose results do not depend on the number of threads.
 
-use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::error::CoreError;
@@ -24,6 +25,83 @@ fn inner_dim(what: &'static str, expected: usize, got: usize) -> Result<(), Core
         });
     }
     Ok(())
+}
+
+/// Products with fewer multiply-adds than this run as one sequential call (parallel tasks
+/// cost more than they save there; measured in LIMITS.md: faer's k x k products lose half their
+/// speed on two threads).
+const SPLIT_MIN_MACS: usize = 2_000_000;
+
+/// Output rows or columns per task of [`matmul`], from the shape alone.
+fn block_len(dim: usize) -> usize {
+    dim.div_ceil(8).next_multiple_of(16).clamp(16, 256)
+}
+
+/// `dst = alpha·lhs·rhs` (`Accum::Replace`) or `dst += alpha·lhs·rhs` (`Accum::Add`), with the
+/// same bits whatever `par` says.
+///
+/// faer's parallel GEMM may split the reduction differently with the thread count, so
+/// results moved with it in the last bits (seen on the faces: 1e-4 relative after ten `cd`
+/// iterations). Here the output is cut into fixed blocks along its longer side (block size a
+/// function of the shape only), each block is one sequential faer product, and `par` only decides
+/// how many of the blocks run at once. Each output entry is therefore always summed in the same
+/// order.
+///
+/// # Panics
+/// If the shapes do not agree (`lhs` r x s, `rhs` s x c, `dst` r x c), as faer does; the
+/// checked entry points are the `*_into` kernels.
+pub fn matmul<T: Float>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+    par: Par,
+) {
+    assert!(
+        dst.nrows() == lhs.nrows() && dst.ncols() == rhs.ncols() && lhs.ncols() == rhs.nrows(),
+        "matmul shapes: dst {:?}, lhs {:?}, rhs {:?}",
+        dst.shape(),
+        lhs.shape(),
+        rhs.shape()
+    );
+    use faer::linalg::matmul::matmul as faer_matmul;
+    let (r, c) = dst.shape();
+    let macs = r.saturating_mul(c).saturating_mul(lhs.ncols());
+    if macs < SPLIT_MIN_MACS || r.max(c) <= 16 {
+        faer_matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
+        return;
+    }
+    let by_rows = r >= c;
+    let dim = if by_rows { r } else { c };
+    let len = block_len(dim);
+    let mut tasks = Vec::with_capacity(dim.div_ceil(len));
+    let mut rest = dst;
+    let mut start = 0;
+    while start < dim {
+        let b = len.min(dim - start);
+        if by_rows {
+            let (top, bottom) = rest.split_at_row_mut(b);
+            tasks.push((top, lhs.subrows(start, b), rhs));
+            rest = bottom;
+        } else {
+            let (left, right) = rest.split_at_col_mut(b);
+            tasks.push((left, lhs, rhs.subcols(start, b)));
+            rest = right;
+        }
+        start += b;
+    }
+    let run = |(d, a, b): (MatMut<'_, T>, MatRef<'_, T>, MatRef<'_, T>)| {
+        faer_matmul(d, accum, a, b, alpha, Par::Seq)
+    };
+    let threads = par.degree();
+    if threads <= 1 {
+        tasks.into_iter().for_each(run);
+    } else {
+        use rayon::prelude::*;
+        let per_thread = tasks.len().div_ceil(threads);
+        tasks.into_par_iter().with_min_len(per_thread).for_each(run);
+    }
 }
 
 /// `dst = aᵀ·a` (e.g. `WᵀW`, k x k from an n x k factor).
@@ -176,5 +254,48 @@ mod tests {
         let mut d = Mat::<f32>::zeros(3, 2);
         assert!(xht_into(d.as_mut(), x.as_ref(), h.as_ref(), Par::Seq).is_err());
         assert!(frobenius_inner(w.as_ref(), h.as_ref()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use faer::Mat;
+
+    #[test]
+    fn split_matmul_matches_one_call() {
+        for &(r, s, c) in &[
+            (400, 4096, 20),
+            (20, 400, 4096),
+            (60, 4096, 400),
+            (300, 300, 300),
+        ] {
+            let a = Mat::<f64>::from_fn(r, s, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0);
+            let b = Mat::<f64>::from_fn(s, c, |i, j| ((i * 5 + j * 3) % 11) as f64 / 11.0);
+            let want = &a * &b;
+            for par in [Par::Seq, Par::rayon(2)] {
+                let mut d = Mat::<f64>::zeros(r, c);
+                matmul(d.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+                assert!(
+                    (&d - &want).norm_max() <= 1e-9 * want.norm_max(),
+                    "{r}x{s}x{c}"
+                );
+                matmul(d.as_mut(), Accum::Add, a.as_ref(), b.as_ref(), -2.0, par);
+                assert!(
+                    (&d + &want).norm_max() <= 1e-9 * want.norm_max(),
+                    "{r}x{s}x{c} add"
+                );
+                let mut dt = Mat::<f64>::zeros(c, r);
+                matmul(
+                    dt.as_mut(),
+                    Accum::Replace,
+                    b.transpose(),
+                    a.transpose(),
+                    1.0,
+                    par,
+                );
+                assert!((dt.transpose() - &want).norm_max() <= 1e-9 * want.norm_max());
+            }
+        }
     }
 }

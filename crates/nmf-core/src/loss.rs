@@ -129,7 +129,7 @@ fn for_each_entry<T: Float>(
     while j0 < m {
         let b = bs.min(m - j0);
         let mut blk = buf.as_mut().subcols_mut(0, b);
-        faer::linalg::matmul::matmul(
+        crate::kernels::matmul(
             blk.rb_mut(),
             faer::Accum::Replace,
             w,
@@ -309,8 +309,8 @@ pub fn gradient_into<T: Float>(
     crate::check::ensure_shape("gradient of W", gw.as_ref(), n, k)?;
     crate::check::ensure_shape("gradient of H", gh.as_ref(), k, m)?;
     let beta = loss.beta();
+    use crate::kernels::matmul;
     use faer::Accum;
-    use faer::linalg::matmul::matmul;
     if beta == 2.0 {
         let mut hht = Mat::<T>::zeros(k, k);
         let mut wtw = Mat::<T>::zeros(k, k);

@@ -203,7 +203,7 @@ pub fn initialize<T: Float>(
                         SvdPath::Randomized,
                     )
                 }
-                Compat::Native => svd::exact_truncated(x, k, seed, par)?,
+                Compat::Native => svd::exact_truncated(x, k, seed)?,
             };
             report.svd = Some(path);
             report.svd_seconds = t0.elapsed().as_secs_f64();

@@ -2,10 +2,10 @@
 //! scikit-learn's randomized SVD, driven by its `RandomState` stream.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::Float;
+use nmf_core::kernels::matmul;
 
 use crate::error::InitError;
 use crate::mt19937::RandomState;
@@ -38,8 +38,14 @@ pub(crate) struct Truncated<T> {
     pub v: Mat<T>,
 }
 
-/// Orthonormal basis of the column space of `a` (thin Householder QR), with explicit `par`.
-pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>, par: Par) -> Mat<T> {
+/// Orthonormal basis of the column space of `a` (thin Householder QR).
+///
+/// Decompositions always run on one thread: faer's parallel QR/SVD change their rounding with
+/// the thread count (results must not), and at the sizes NMF initialisation meets they were also
+/// slower on two threads (faces, k = 50: compatible NNDSVDa 0.075 s on two threads, 0.047 s
+/// on one). The products around them are parallel and thread-independent.
+pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
+    let par = Par::Seq;
     use faer::linalg::householder::{
         apply_block_householder_sequence_on_the_left_in_place_scratch,
         apply_block_householder_sequence_on_the_left_in_place_with_conj,
@@ -75,8 +81,9 @@ pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>, par: Par) -> Mat<T> 
     q
 }
 
-/// Dense thin SVD `a = U diag(s) Vᵀ` with explicit `par`.
-pub(crate) fn thin_svd<T: Float>(a: MatRef<'_, T>, par: Par) -> Result<Truncated<T>, InitError> {
+/// Dense thin SVD `a = U diag(s) Vᵀ`, on one thread (see [`orthonormal_basis`]).
+pub(crate) fn thin_svd<T: Float>(a: MatRef<'_, T>) -> Result<Truncated<T>, InitError> {
+    let par = Par::Seq;
     use faer::linalg::svd::{ComputeSvdVectors, svd, svd_scratch};
     let (m, n) = a.shape();
     let size = m.min(n);
@@ -158,20 +165,20 @@ pub(crate) fn exact_truncated<T: Float>(
     x: MatRef<'_, T>,
     k: usize,
     seed: u64,
-    par: Par,
 ) -> Result<(Truncated<T>, SvdPath), InitError> {
     let small = x.nrows().min(x.ncols());
     // Measured on the faces (400 x 4096): the dense thin SVD (0.16 s) beats Lanczos for every k
     // (0.13 s at k = 20, 0.35 s at k = 50), so Lanczos only pays when min(n, m) is large.
     if small >= 1000
         && 10 * k <= small
-        && let Some(t) = lanczos(x, k, seed, par)
+        // One thread: faer's parallel matrix-free products are not thread-count stable.
+        && let Some(t) = lanczos(x, k, seed, Par::Seq)
     {
         let mut t = t;
         flip_signs(&mut t);
         return Ok((t, SvdPath::Lanczos));
     }
-    let mut t = truncate(thin_svd(x, par)?, k);
+    let mut t = truncate(thin_svd(x)?, k);
     flip_signs(&mut t);
     Ok((t, SvdPath::Full))
 }
@@ -246,7 +253,7 @@ pub(crate) fn randomized_sklearn<T: Float>(
     for _ in 0..n_iter {
         buf = Mat::<T>::zeros(ra, q.ncols());
         matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par);
-        q = orthonormal_basis(buf.as_ref(), par);
+        q = orthonormal_basis(buf.as_ref());
         buf = Mat::<T>::zeros(ca, q.ncols());
         matmul(
             buf.as_mut(),
@@ -256,14 +263,14 @@ pub(crate) fn randomized_sklearn<T: Float>(
             T::ONE,
             par,
         );
-        q = orthonormal_basis(buf.as_ref(), par);
+        q = orthonormal_basis(buf.as_ref());
     }
     buf = Mat::<T>::zeros(ra, q.ncols());
     matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par);
-    let q = orthonormal_basis(buf.as_ref(), par);
+    let q = orthonormal_basis(buf.as_ref());
     let mut b = Mat::<T>::zeros(q.ncols(), ca);
     matmul(b.as_mut(), Accum::Replace, q.transpose(), a, T::ONE, par);
-    let small = thin_svd(b.as_ref(), par)?;
+    let small = thin_svd(b.as_ref())?;
     let mut ua = Mat::<T>::zeros(ra, small.u.ncols());
     matmul(
         ua.as_mut(),
@@ -309,7 +316,7 @@ mod tests {
     #[test]
     fn qr_basis_is_orthonormal_and_spans() {
         let a = test_matrix(9, 4);
-        let q = orthonormal_basis(a.as_ref(), Par::Seq);
+        let q = orthonormal_basis(a.as_ref());
         let qtq = q.transpose() * &q;
         assert!((&qtq - Mat::<f64>::identity(4, 4)).norm_max() < 1e-12);
         // Projection onto span(Q) reproduces A.
@@ -320,7 +327,7 @@ mod tests {
     #[test]
     fn thin_svd_reconstructs_and_is_sorted() {
         let a = test_matrix(7, 5);
-        let t = thin_svd(a.as_ref(), Par::Seq).unwrap();
+        let t = thin_svd(a.as_ref()).unwrap();
         assert!(t.s.windows(2).all(|w| w[0] >= w[1]));
         assert!((reconstruct(&t) - &a).norm_max() < 1e-10);
     }
@@ -330,8 +337,8 @@ mod tests {
         let a = Mat::from_fn(1100, 1000, |i, j| {
             (((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0).powi(2)
         });
-        let dense = thin_svd(a.as_ref(), Par::Seq).unwrap();
-        let (t, path) = exact_truncated(a.as_ref(), 3, 0, Par::Seq).unwrap();
+        let dense = thin_svd(a.as_ref()).unwrap();
+        let (t, path) = exact_truncated(a.as_ref(), 3, 0).unwrap();
         assert_eq!(path, SvdPath::Lanczos);
         for j in 0..3 {
             assert!((t.s[j] - dense.s[j]).abs() < 1e-8 * dense.s[0], "sigma {j}");
@@ -343,7 +350,7 @@ mod tests {
         let a = test_matrix(6, 8);
         let mut rng = RandomState::new(0);
         let t = randomized_sklearn(a.as_ref(), 3, &mut rng, Par::Seq).unwrap();
-        let dense = thin_svd(a.as_ref(), Par::Seq).unwrap();
+        let dense = thin_svd(a.as_ref()).unwrap();
         for j in 0..3 {
             assert!((t.s[j] - dense.s[j]).abs() < 1e-10 * dense.s[0]);
         }

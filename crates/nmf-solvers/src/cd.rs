@@ -6,10 +6,10 @@
 //! (in parallel when asked) and each row's gradient is summed in the same order as scikit-learn's
 //! Cython loop: results do not depend on the thread count.
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use nmf_core::Float;
+use nmf_core::kernels::matmul;
 
 /// Rows per block of a sweep; fixed so that results never depend on the thread count.
 const ROW_BLOCK: usize = 256;

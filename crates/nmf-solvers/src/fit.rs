@@ -123,7 +123,7 @@ fn solve_w<T: Float>(
         }
         SolverKind::Opnmf => {
             let mut out = Mat::zeros(n, k);
-            faer::linalg::matmul::matmul(
+            nmf_core::kernels::matmul(
                 out.as_mut(),
                 faer::Accum::Replace,
                 x_new,
@@ -140,7 +140,7 @@ fn solve_w<T: Float>(
                 let mut g = Mat::<T>::zeros(k, k);
                 kernels::gram_rows_into(g.as_mut(), h, par)?;
                 let mut b = Mat::<T>::zeros(k, n);
-                faer::linalg::matmul::matmul(
+                nmf_core::kernels::matmul(
                     b.as_mut(),
                     faer::Accum::Replace,
                     h,

@@ -7,9 +7,9 @@
 //! classic pitfall; ALGORITHMS.md 4.4). For β ≠ 2 the entries of `WH` are formed one column block
 //! at a time, so no n x m temporary is ever allocated.
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use nmf_core::kernels::matmul;
 use nmf_core::{Float, SKLEARN_EPS};
 
 /// Columns of `WH` formed at a time.

@@ -9,10 +9,10 @@
 //! With `B = Hᵀ` (m x k) the multiplicative rule is `B ← B ⊙ (XᵀX·B) ⊘ (B·(Bᵀ·XᵀX·B))`, with
 //! entries below 1e-16 raised to 1e-16. `XᵀX·B` is computed as `Xᵀ(X·B)`: O(nmk), no m x m matrix.
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::Float;
+use nmf_core::kernels::matmul;
 
 /// How OPNMF keeps the scale of the basis in check between updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -6,9 +6,9 @@
 //! the target sparseness), and his constraint on the rows of his H is ours on the columns of W
 //! (`w_sparseness`).
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
+use nmf_core::kernels::matmul;
 use nmf_core::sparseness::{l1_for_sparseness, project};
 use nmf_core::{CoreError, Float};
 
