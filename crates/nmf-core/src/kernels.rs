@@ -99,8 +99,9 @@ pub fn matmul<T: Float>(
         tasks.into_iter().for_each(run);
     } else {
         use rayon::prelude::*;
-        let per_thread = tasks.len().div_ceil(threads);
-        tasks.into_par_iter().with_min_len(per_thread).for_each(run);
+        // At most `threads` pieces (rayon halves a range only while both halves keep this many).
+        let min_len = (tasks.len() / threads).max(1);
+        tasks.into_par_iter().with_min_len(min_len).for_each(run);
     }
 }
 
