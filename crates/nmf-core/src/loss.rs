@@ -101,9 +101,8 @@ impl FromStr for Loss {
     }
 }
 
-/// Columns of `WH` formed at a time when a loss needs its entries: keeps the temporary at
-/// `n x BLOCK` instead of `n x m`.
-const BLOCK: usize = 256;
+/// Entries of `WH` formed at a time by one task when a loss needs them (no n x m temporary).
+const TILE: usize = 32 * 1024;
 
 fn check_factors<T: Float>(
     x: MatRef<'_, T>,
@@ -114,36 +113,53 @@ fn check_factors<T: Float>(
     crate::check::ensure_shape("H", h, w.ncols(), x.ncols())
 }
 
-/// Calls `f(i, j, x_ij, (WH)_ij)` for every entry, forming `WH` one column block at a time.
-fn for_each_entry<T: Float>(
+/// Folds `f(acc, x_ij, (WH)_ij)` over every entry, forming `WH` one block of columns at a time.
+///
+/// The blocks are fixed by the shape, each is folded from `A::default()` by one sequential
+/// pass, and the partial results are merged in block order, so the value does not depend on
+/// the thread count; `par` only decides how many blocks run at once.
+fn fold_entries<T: Float, A: Default + Send>(
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     par: Par,
-    mut f: impl FnMut(f64, f64),
-) {
+    f: impl Fn(&mut A, f64, f64) + Sync,
+    merge: impl Fn(&mut A, A),
+) -> A {
+    use rayon::prelude::*;
     let (n, m) = x.shape();
-    let bs = BLOCK.min(m);
-    let mut buf = Mat::<T>::zeros(n, bs);
-    let mut j0 = 0;
-    while j0 < m {
-        let b = bs.min(m - j0);
-        let mut blk = buf.as_mut().subcols_mut(0, b);
-        crate::kernels::matmul(
-            blk.rb_mut(),
+    let width = (TILE / n.max(1)).clamp(1, m.max(1));
+    let blocks = m.div_ceil(width);
+    let one = |b: usize| {
+        let j0 = b * width;
+        let cb = width.min(m - j0);
+        let mut blk = Mat::<T>::zeros(n, cb);
+        faer::linalg::matmul::matmul(
+            blk.as_mut(),
             faer::Accum::Replace,
             w,
-            h.subcols(j0, b),
+            h.subcols(j0, cb),
             T::ONE,
-            par,
+            Par::Seq,
         );
-        for jj in 0..b {
+        let mut acc = A::default();
+        for jj in 0..cb {
             for i in 0..n {
-                f(x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+                f(&mut acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
             }
         }
-        j0 += b;
+        acc
+    };
+    let parts: Vec<A> = if par.degree() <= 1 {
+        (0..blocks).map(one).collect()
+    } else {
+        (0..blocks).into_par_iter().map(one).collect()
+    };
+    let mut total = A::default();
+    for p in parts {
+        merge(&mut total, p);
     }
+    total
 }
 
 /// `D_β(X | WH)` evaluated as scikit-learn does (see the module docs).
@@ -190,12 +206,18 @@ pub fn frobenius_direct<T: Float>(
     h: MatRef<'_, T>,
     par: Par,
 ) -> f64 {
-    let mut acc = 0.0f64;
-    for_each_entry(x, w, h, par, |xv, yv| {
-        let r = xv - yv;
-        acc += r * r;
-    });
-    0.5 * acc
+    let sq = fold_entries(
+        x,
+        w,
+        h,
+        par,
+        |acc: &mut f64, xv, yv| {
+            let r = xv - yv;
+            *acc += r * r;
+        },
+        |a, b| *a += b,
+    );
+    0.5 * sq
 }
 
 fn beta_divergence_direct<T: Float>(
@@ -211,13 +233,22 @@ fn beta_divergence_direct<T: Float>(
     }
     if beta == 1.0 {
         // Σ_Ω x log(x/WH) + Σ_all WH − Σ_Ω x, with Σ_all WH = colsum(W)·rowsum(H).
-        let (mut xlog, mut xs) = (0.0f64, 0.0f64);
-        for_each_entry(x, w, h, par, |xv, yv| {
-            if xv > eps {
-                xlog += xv * (xv / yv.max(eps)).ln();
-                xs += xv;
-            }
-        });
+        let (xlog, xs) = fold_entries(
+            x,
+            w,
+            h,
+            par,
+            |acc: &mut (f64, f64), xv, yv| {
+                if xv > eps {
+                    acc.0 += xv * (xv / yv.max(eps)).ln();
+                    acc.1 += xv;
+                }
+            },
+            |a, b| {
+                a.0 += b.0;
+                a.1 += b.1;
+            },
+        );
         let mut sum_wh = 0.0f64;
         for r in 0..w.ncols() {
             sum_wh += kernels::sum(w.col(r).as_mat()) * kernels::sum(h.row(r).as_mat());
@@ -225,23 +256,39 @@ fn beta_divergence_direct<T: Float>(
         return xlog + sum_wh - xs;
     }
     if beta == 0.0 {
-        let mut acc = 0.0f64;
-        for_each_entry(x, w, h, par, |xv, yv| {
-            if xv > eps {
-                let d = xv / yv.max(eps);
-                acc += d - d.ln();
-            }
-        });
+        let acc = fold_entries(
+            x,
+            w,
+            h,
+            par,
+            |acc: &mut f64, xv, yv| {
+                if xv > eps {
+                    let d = xv / yv.max(eps);
+                    *acc += d - d.ln();
+                }
+            },
+            |a, b| *a += b,
+        );
         return acc - (x.nrows() as f64) * (x.ncols() as f64);
     }
-    let (mut xb, mut xy, mut yb) = (0.0f64, 0.0f64, 0.0f64);
-    for_each_entry(x, w, h, par, |xv, yv| {
-        if xv > eps {
-            xb += xv.powf(beta);
-            xy += xv * yv.max(eps).powf(beta - 1.0);
-        }
-        yb += yv.powf(beta);
-    });
+    let (xb, xy, yb) = fold_entries(
+        x,
+        w,
+        h,
+        par,
+        |acc: &mut (f64, f64, f64), xv, yv| {
+            if xv > eps {
+                acc.0 += xv.powf(beta);
+                acc.1 += xv * yv.max(eps).powf(beta - 1.0);
+            }
+            acc.2 += yv.powf(beta);
+        },
+        |a, b| {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        },
+    );
     (xb - beta * xy + (beta - 1.0) * yb) / (beta * (beta - 1.0))
 }
 
