@@ -1,9 +1,18 @@
-"""Time scikit-learn's NMF solvers for `cargo xtask bench-compare` (one configuration per call).
+"""scikit-learn's side of `cargo xtask bench-compare` (one measurement per call, JSON on stdout).
 
-Usage: python3 scripts/bench_sklearn.py DATA.npy K ITERS SOLVER BETA OFFSET OUTDIR
-Writes OUTDIR/W0.npy, OUTDIR/H0.npy (scikit-learn's nndsvda init, random_state=0, so both sides
-start from the same factors) and prints one JSON line: seconds, seconds_per_iter,
-reconstruction_err, init_seconds.
+Usage:
+  python3 scripts/bench_sklearn.py iter DATA.npy K ITERS SOLVER BETA OFFSET DTYPE REPEATS OUTDIR
+      Writes OUTDIR/W0.npy and OUTDIR/H0.npy (scikit-learn's nndsvda start, random_state=0, so both
+      sides start from the same factors), then times REPEATS fits of ITERS iterations (tol=0) from
+      that start. Prints seconds_per_iter (the fastest repeat), all repeats, reconstruction_err,
+      init_seconds.
+  python3 scripts/bench_sklearn.py equal-loss DATA.npy K CD_ITERS MU_MAX DTYPE REPEATS
+      The time-to-equal-loss reference: nndsvda init plus CD_ITERS iterations of cd (no penalty,
+      tol=0; the fastest of REPEATS) gives the target error; then mu from the same init, continued
+      50 iterations at a time (mu keeps no state between calls, so this is the same run), until it
+      reaches the target or MU_MAX iterations. Prints both times, init included.
+
+DTYPE is f32 or f64 (the data are cast once, before any timing).
 """
 import json
 import os
@@ -14,26 +23,75 @@ import numpy as np
 from sklearn.decomposition import _nmf
 
 
-def main():
-    data, k, iters, solver, beta, offset, outdir = sys.argv[1:8]
-    k, iters, beta, offset = int(k), int(iters), float(beta), float(offset)
-    x = np.load(data)
+def load(data, dtype, offset=0.0):
+    x = np.load(data).astype(np.float32 if dtype == "f32" else np.float64)
     if offset:
         x = x + np.asarray(offset, dtype=x.dtype)
+    return x
+
+
+def init(x, k):
     t0 = time.perf_counter()
     w0, h0 = _nmf._initialize_nmf(x, k, init="nndsvda", random_state=0)
-    init_seconds = time.perf_counter() - t0
+    return w0, h0, time.perf_counter() - t0
+
+
+def fit(x, w, h, k, solver, beta, iters):
+    return _nmf.non_negative_factorization(
+        x, w.copy(), h.copy(), n_components=k, init="custom", solver=solver, beta_loss=beta,
+        tol=0, max_iter=iters,
+    )
+
+
+def per_iter(args):
+    data, k, iters, solver, beta, offset, dtype, repeats, outdir = args
+    k, iters, beta, offset, repeats = int(k), int(iters), float(beta), float(offset), int(repeats)
+    x = load(data, dtype, offset)
+    w0, h0, init_seconds = init(x, k)
     os.makedirs(outdir, exist_ok=True)
     np.save(os.path.join(outdir, "W0.npy"), w0)
     np.save(os.path.join(outdir, "H0.npy"), h0)
-    t0 = time.perf_counter()
-    w, h, n_iter = _nmf.non_negative_factorization(
-        x, w0.copy(), h0.copy(), n_components=k, init="custom", solver=solver, beta_loss=beta, tol=0, max_iter=iters
-    )
-    seconds = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        w, h, n_iter = fit(x, w0, h0, k, solver, beta, iters)
+        runs.append((time.perf_counter() - t0) / n_iter)
     err = float(_nmf._beta_divergence(x, w, h, beta, square_root=True))
-    print(json.dumps({"seconds": seconds, "seconds_per_iter": seconds / n_iter, "reconstruction_err": err,
-                      "init_seconds": init_seconds, "n_iter": int(n_iter)}))
+    return {"seconds_per_iter": min(runs), "runs": runs, "reconstruction_err": err,
+            "init_seconds": init_seconds, "n_iter": int(n_iter)}
+
+
+def equal_loss(args):
+    data, k, cd_iters, mu_max, dtype, repeats = args
+    k, cd_iters, mu_max, repeats = int(k), int(cd_iters), int(mu_max), int(repeats)
+    x = load(data, dtype)
+    cd_runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        w0, h0, _ = init(x, k)
+        w, h, _ = fit(x, w0, h0, k, "cd", 2.0, cd_iters)
+        cd_runs.append(time.perf_counter() - t0)
+    target = float(_nmf._beta_divergence(x, w, h, 2.0, square_root=True))
+    t0 = time.perf_counter()
+    w, h, _ = init(x, k)[:2] + (None,)
+    elapsed = time.perf_counter() - t0
+    mu_iters, mu_seconds = 0, None
+    while mu_iters < mu_max:
+        t0 = time.perf_counter()
+        w, h, n = fit(x, w, h, k, "mu", 2.0, 50)
+        elapsed += time.perf_counter() - t0
+        mu_iters += n
+        if float(_nmf._beta_divergence(x, w, h, 2.0, square_root=True)) <= target:
+            mu_seconds = elapsed
+            break
+    return {"target_err": target, "cd_seconds": min(cd_runs), "cd_runs": cd_runs,
+            "cd_iters": cd_iters, "mu_seconds": mu_seconds, "mu_iters": mu_iters}
+
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    out = per_iter(args) if mode == "iter" else equal_loss(args)
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,10 @@ pub fn ensure_shape<T: Float>(
 /// The data check of `fit`: not empty, finite, nonnegative.
 pub fn ensure_data<T: Float>(what: &'static str, a: MatRef<'_, T>) -> Result<(), CoreError> {
     ensure_not_empty(what, a)?;
+    if crate::kernels::all_finite_and_nonneg(a) {
+        return Ok(());
+    }
+    // Something is wrong: the slower searches name the first offending entry.
     ensure_finite(what, a)?;
     ensure_nonneg(what, a)
 }

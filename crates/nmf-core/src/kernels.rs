@@ -166,39 +166,126 @@ pub fn wh_into<T: Float>(
     Ok(())
 }
 
+/// `Σ_i f(a_i)` over a slice in eight interleaved f64 sums (one serial chain would bound the
+/// loop at the add latency), then the lanes in a fixed order.
+#[inline(always)]
+fn lane_sum<T: Float>(a: &[T], f: impl Fn(T) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let mut chunks = a.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            acc[i] += f(c[i]);
+        }
+    }
+    let mut tail = 0.0f64;
+    for &v in chunks.remainder() {
+        tail += f(v);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// [`lane_sum`] over two slices of equal length, of `f(a_i, b_i)`.
+#[inline(always)]
+fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..8 {
+            acc[i] += f(x[i], y[i]);
+        }
+    }
+    let mut tail = 0.0f64;
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += f(x, y);
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+/// Column `j` as a slice when the view has unit row stride.
+#[inline(always)]
+fn col<'a, T: Float>(a: MatRef<'a, T>, j: usize) -> Option<&'a [T]> {
+    a.col(j).try_as_col_major().map(|c| c.as_slice())
+}
+
+crate::multiversion! {
+    /// `Σ_ij a_ij·b_ij` for same-shape views, accumulated in f64.
+    fn inner_unchecked<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
+        let mut s = 0.0f64;
+        for j in 0..a.ncols() {
+            s += match (col(a, j), col(b, j)) {
+                (Some(x), Some(y)) => lane_sum2(x, y, |u, v| u.to_f64() * v.to_f64()),
+                _ => (0..a.nrows()).map(|i| a[(i, j)].to_f64() * b[(i, j)].to_f64()).sum(),
+            };
+        }
+        s
+    }
+}
+
+crate::multiversion! {
+    /// `Σ_ij f(a_ij)` with f = square (`square`) or identity, accumulated in f64.
+    fn sum_map<T: Float>(a: MatRef<'_, T>, square: bool) -> f64 {
+        let mut s = 0.0f64;
+        for j in 0..a.ncols() {
+            s += match (col(a, j), square) {
+                (Some(x), true) => lane_sum(x, |v| v.to_f64() * v.to_f64()),
+                (Some(x), false) => lane_sum(x, |v| v.to_f64()),
+                (None, _) => (0..a.nrows())
+                    .map(|i| {
+                        let v = a[(i, j)].to_f64();
+                        if square { v * v } else { v }
+                    })
+                    .sum(),
+            };
+        }
+        s
+    }
+}
+
+crate::multiversion! {
+    /// Whether every entry is finite and (with `nonneg`) `>= 0`; one vectorised pass without
+    /// early exit per column (the error paths then search for the first offender).
+    fn all_finite_nonneg<T: Float>(a: MatRef<'_, T>, nonneg: bool) -> bool {
+        for j in 0..a.ncols() {
+            let ok = match col(a, j) {
+                Some(x) if nonneg => x.iter().fold(true, |ok, &v| ok & (v.is_finite() & (v >= T::ZERO))),
+                Some(x) => x.iter().fold(true, |ok, &v| ok & v.is_finite()),
+                None => (0..a.nrows()).all(|i| {
+                    let v = a[(i, j)];
+                    v.is_finite() && (!nonneg || v >= T::ZERO)
+                }),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Whether every entry of `a` is finite.
+pub fn all_finite<T: Float>(a: MatRef<'_, T>) -> bool {
+    all_finite_nonneg(a, false)
+}
+
+/// Whether every entry of `a` is finite and nonnegative (the fast path of data validation).
+pub fn all_finite_and_nonneg<T: Float>(a: MatRef<'_, T>) -> bool {
+    all_finite_nonneg(a, true)
+}
+
 /// `Σ_ij a_ij·b_ij`, accumulated in f64.
 pub fn frobenius_inner<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> Result<f64, CoreError> {
     crate::check::ensure_shape("second operand", b, a.nrows(), a.ncols())?;
-    let mut s = 0.0f64;
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            s += a[(i, j)].to_f64() * b[(i, j)].to_f64();
-        }
-    }
-    Ok(s)
+    Ok(inner_unchecked(a, b))
 }
 
 /// `‖a‖²_F`, accumulated in f64.
 pub fn squared_norm<T: Float>(a: MatRef<'_, T>) -> f64 {
-    let mut s = 0.0f64;
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            let v = a[(i, j)].to_f64();
-            s += v * v;
-        }
-    }
-    s
+    sum_map(a, true)
 }
 
 /// Sum of all entries, accumulated in f64.
 pub fn sum<T: Float>(a: MatRef<'_, T>) -> f64 {
-    let mut s = 0.0f64;
-    for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            s += a[(i, j)].to_f64();
-        }
-    }
-    s
+    sum_map(a, false)
 }
 
 /// `½‖X − WH‖²_F` from products the solvers already hold, without forming `WH`:
@@ -223,6 +310,37 @@ pub fn frobenius_from_grams<T: Float>(
 mod tests {
     use super::*;
     use faer::{Mat, mat};
+
+    #[test]
+    fn reductions_match_naive_sums_on_contiguous_and_strided_views() {
+        let a = Mat::<f32>::from_fn(37, 11, |i, j| ((i * 31 + j * 17) % 23) as f32 / 7.0);
+        let b = Mat::<f32>::from_fn(37, 11, |i, j| ((i * 13 + j * 29) % 19) as f32 / 5.0);
+        for (x, y) in [(a.as_ref(), b.as_ref()), (a.transpose(), b.transpose())] {
+            let (mut s, mut sq, mut ip) = (0.0f64, 0.0f64, 0.0f64);
+            for j in 0..x.ncols() {
+                for i in 0..x.nrows() {
+                    let (u, v) = (x[(i, j)] as f64, y[(i, j)] as f64);
+                    s += u;
+                    sq += u * u;
+                    ip += u * v;
+                }
+            }
+            assert!((sum(x) - s).abs() <= 1e-12 * s);
+            assert!((squared_norm(x) - sq).abs() <= 1e-12 * sq);
+            assert!((frobenius_inner(x, y).unwrap() - ip).abs() <= 1e-12 * ip);
+            assert!(all_finite(x) && all_finite_and_nonneg(x));
+        }
+        for (i, j, v) in [(0, 0, f32::NAN), (36, 10, f32::INFINITY), (35, 3, -1.0)] {
+            let mut c = a.clone();
+            c[(i, j)] = v;
+            assert!(!all_finite_and_nonneg(c.as_ref()), "({i}, {j}) = {v}");
+            assert!(
+                !all_finite_and_nonneg(c.transpose()),
+                "({i}, {j}) = {v}, transposed"
+            );
+            assert_eq!(all_finite(c.as_ref()), v.is_finite());
+        }
+    }
 
     #[test]
     fn products_match_definitions() {

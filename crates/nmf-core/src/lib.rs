@@ -37,6 +37,7 @@ pub mod kernels;
 pub mod loss;
 pub mod regularization;
 pub mod scalar;
+pub mod simd;
 pub mod sparseness;
 
 pub use error::CoreError;

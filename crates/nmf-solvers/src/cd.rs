@@ -61,38 +61,60 @@ pub fn sweep<T: Float>(
     violations.into_iter().sum()
 }
 
-fn sweep_block<T: Float>(
-    mut w: MatMut<'_, T>,
-    g: MatRef<'_, T>,
-    r: MatRef<'_, T>,
-    perm: &[usize],
-) -> f64 {
-    let (b, k) = w.shape();
-    let mut grad = vec![T::ZERO; b];
-    let mut violation = 0.0f64;
-    for &t in perm {
-        // grad = −r[:, t] + Σ_q g[t, q]·w[:, q], summed over q in increasing order.
-        for (i, gi) in grad.iter_mut().enumerate() {
-            *gi = -r[(i, t)];
+nmf_core::multiversion! {
+    /// The sweep over one block of rows (see [`sweep`]). Each coordinate's gradient
+    /// `−r[i, t] + Σ_q g[t, q]·w[i, q]` is summed over q in increasing order (scikit-learn's order,
+    /// so the same bits) for all rows of the block at once: plain slice loops the compiler
+    /// vectorises at the width [`nmf_core::multiversion!`] selects.
+    fn sweep_block<T: Float>(w: MatMut<'_, T>, g: MatRef<'_, T>, r: MatRef<'_, T>, perm: &[usize]) -> f64 {
+        let mut w = w;
+        let (b, k) = w.shape();
+        if w.row_stride() != 1 || r.row_stride() != 1 {
+            // Views built inside this crate are always column-major; keep strided ones correct.
+            let mut wc = w.rb().to_owned();
+            let v = sweep_block(wc.as_mut(), g, r.to_owned().as_ref(), perm);
+            w.copy_from(&wc);
+            return v;
         }
-        for q in 0..k {
-            let c = g[(t, q)];
-            let col = w.rb().col(q);
-            for (gi, &wv) in grad.iter_mut().zip(col.iter()) {
-                *gi += c * wv;
+        let mut grad = vec![T::ZERO; b];
+        // |projected gradient| per row, summed in row order at the end: vectorisable, unlike
+        // one serial f64 sum.
+        let mut viol = vec![0.0f64; b];
+        for &t in perm {
+            for (gi, &rv) in grad.iter_mut().zip(col_slice(r, t)) {
+                *gi = -rv;
+            }
+            for q in 0..k {
+                let c = g[(t, q)];
+                for (gi, &wv) in grad.iter_mut().zip(col_slice(w.as_ref(), q)) {
+                    *gi += c * wv;
+                }
+            }
+            let hess = g[(t, t)];
+            let mut wt = w.rb_mut().col_mut(t);
+            let col = wt
+                .rb_mut()
+                .try_as_col_major_mut()
+                .expect("unit row stride checked above")
+                .as_slice_mut();
+            for ((wv, &gr), vi) in col.iter_mut().zip(grad.iter()).zip(viol.iter_mut()) {
+                let pg = if *wv == T::ZERO { gr.min(T::ZERO) } else { gr };
+                *vi += pg.abs().to_f64();
+                if hess != T::ZERO {
+                    *wv = (*wv - gr / hess).max(T::ZERO);
+                }
             }
         }
-        let hess = g[(t, t)];
-        let col = w.rb_mut().col_mut(t);
-        for (wv, &gr) in col.iter_mut().zip(grad.iter()) {
-            let pg = if *wv == T::ZERO { gr.min(T::ZERO) } else { gr };
-            violation += pg.abs().to_f64();
-            if hess != T::ZERO {
-                *wv = (*wv - gr / hess).max(T::ZERO);
-            }
-        }
+        viol.iter().sum()
     }
-    violation
+}
+
+/// Column `j` of a view with unit row stride, as a slice.
+fn col_slice<'a, T: Float>(a: MatRef<'a, T>, j: usize) -> &'a [T] {
+    a.col(j)
+        .try_as_col_major()
+        .expect("unit row stride checked by the caller")
+        .as_slice()
 }
 
 /// State of the coordinate-descent solver: W (n x k) and Hᵀ (m x k), both column-major so that
@@ -108,6 +130,8 @@ pub(crate) struct CoordinateDescent<T: Float> {
     xht: Mat<T>,
     xtw: Mat<T>,
     perm: Vec<usize>,
+    /// Sweeps per factor and iteration with the same products (`NmfParams::inner_sweeps`).
+    pub inner: usize,
     pub l1_w: T,
     pub l2_w: T,
     pub l1_h: T,
@@ -127,6 +151,7 @@ impl<T: Float> CoordinateDescent<T> {
             xht: Mat::zeros(n, k),
             xtw: Mat::zeros(m, k),
             perm: (0..k).collect(),
+            inner: 1,
             l1_w: T::from_f64(p.l1_w),
             l2_w: T::from_f64(p.l2_w),
             l1_h: T::from_f64(p.l1_h),
@@ -182,14 +207,7 @@ impl<T: Float> CoordinateDescent<T> {
                 self.gram[(t, t)] += self.l2_w;
             }
         }
-        self.order(shuffle);
-        let v = sweep(
-            self.w.as_mut(),
-            self.gram.as_ref(),
-            self.xht.as_ref(),
-            &self.perm,
-            par,
-        );
+        let v = self.sweeps(true, shuffle, par);
         if !fixed_h {
             // H is about to change.
             self.hht_current = false;
@@ -230,16 +248,35 @@ impl<T: Float> CoordinateDescent<T> {
                 self.gram[(t, t)] += self.l2_h;
             }
         }
-        self.order(shuffle);
-        let v = sweep(
-            self.ht.as_mut(),
-            self.gram.as_ref(),
-            self.xtw.as_ref(),
-            &self.perm,
-            par,
-        );
+        let v = self.sweeps(false, shuffle, par);
         self.hht_current = false;
         v
+    }
+
+    /// `inner` sweeps over W (`on_w`) or Hᵀ with the current products; returns the first
+    /// sweep's violation (the one scikit-learn's stopping rule knows). Stops early once a sweep
+    /// finds nothing to change.
+    fn sweeps(
+        &mut self,
+        on_w: bool,
+        mut shuffle: Option<&mut nmf_init::mt19937::RandomState>,
+        par: Par,
+    ) -> f64 {
+        let mut first = None;
+        for _ in 0..self.inner.max(1) {
+            self.order(shuffle.as_deref_mut());
+            let (f, r) = if on_w {
+                (self.w.as_mut(), self.xht.as_ref())
+            } else {
+                (self.ht.as_mut(), self.xtw.as_ref())
+            };
+            let v = sweep(f, self.gram.as_ref(), r, &self.perm, par);
+            first.get_or_insert(v);
+            if v == 0.0 {
+                break;
+            }
+        }
+        first.unwrap_or(0.0)
     }
 
     /// ½‖X − WH‖² from the products of the last H sweep, without forming WH (Gram identity).
@@ -256,21 +293,14 @@ impl<T: Float> CoordinateDescent<T> {
         );
         self.hht_current = true;
         // gram = WᵀW + l2_H·I and xtw = XᵀW − l1_H: undo the penalties in the sums.
-        let mut cross = 0.0f64;
-        let mut sum_h = 0.0f64;
-        for j in 0..k {
-            for i in 0..self.ht.nrows() {
-                let hv = self.ht[(i, j)].to_f64();
-                cross += self.xtw[(i, j)].to_f64() * hv;
-                sum_h += hv;
-            }
+        use nmf_core::kernels::{frobenius_inner, sum};
+        let (ht, xtw) = (self.ht.as_ref(), self.xtw.as_ref());
+        let mut cross = frobenius_inner(xtw, ht).unwrap_or(f64::NAN);
+        if self.l1_h != T::ZERO {
+            cross += self.l1_h.to_f64() * sum(ht);
         }
-        cross += self.l1_h.to_f64() * sum_h;
-        let mut quad = 0.0f64;
+        let mut quad = frobenius_inner(self.gram.as_ref(), self.hht.as_ref()).unwrap_or(f64::NAN);
         for j in 0..k {
-            for i in 0..k {
-                quad += self.gram[(i, j)].to_f64() * self.hht[(i, j)].to_f64();
-            }
             quad -= self.l2_h.to_f64() * self.hht[(j, j)].to_f64();
         }
         (0.5 * (x_sqnorm - 2.0 * cross + quad)).max(0.0)

@@ -110,6 +110,7 @@ fn solve_w<T: Float>(
     match c.solver {
         SolverKind::Cd => {
             let mut cd = CoordinateDescent::new(Mat::zeros(n, k), h, &pen);
+            cd.inner = c.inner_sweeps;
             let mut rng = shuffle_rng(c.shuffle, c.seed, c.compat);
             let mut v_init = None;
             for _ in 0..c.max_iter {
@@ -464,7 +465,7 @@ enum Outcome {
 }
 
 fn all_finite<T: Float>(a: MatRef<'_, T>) -> bool {
-    (0..a.ncols()).all(|j| (0..a.nrows()).all(|i| a[(i, j)].is_finite()))
+    kernels::all_finite(a)
 }
 
 fn count_zeros<T: Float>(a: MatRef<'_, T>) -> usize {
@@ -539,7 +540,11 @@ impl<T: Float> NmfConfig<T> {
         let init_report = init.report;
         let mut state: Box<dyn Solver<T>> = match c.solver {
             SolverKind::Cd => Box::new(CdSolver {
-                cd: Box::new(CoordinateDescent::new(init.w, init.h.as_ref(), &pen)),
+                cd: Box::new({
+                    let mut cd = CoordinateDescent::new(init.w, init.h.as_ref(), &pen);
+                    cd.inner = c.inner_sweeps;
+                    cd
+                }),
                 rng: shuffle_rng(c.shuffle, c.seed, c.compat),
             }),
             SolverKind::ProjectedGradient => match c.pg_variant {
