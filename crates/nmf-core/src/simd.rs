@@ -10,7 +10,7 @@
 //! This is the workspace's only `unsafe` (allowed here, denied everywhere else): calling a
 //! `#[target_feature]` function is unsafe, and sound once the CPU is known to have the features.
 
-/// Defines `fn name<T: Bound>(args) -> Ret` whose body is compiled for AVX-512, AVX2 and the
+/// Defines `fn name<T: Bound>(args) [-> Ret]` whose body is compiled for AVX-512, AVX2 and the
 /// baseline target, the best supported one chosen at run time (see the [module docs](self)).
 ///
 /// Arguments are plain identifiers (rebind with `let mut` inside the body).
@@ -18,24 +18,24 @@
 macro_rules! multiversion {
     (
         $(#[$meta:meta])*
-        $vis:vis fn $name:ident<$T:ident: $bound:path>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        $vis:vis fn $name:ident<$T:ident: $bound:path>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?
         $body:block
     ) => {
         $(#[$meta])*
         // The workspace denies unsafe code; this call into a `target_feature` function after
         // testing the CPU is the one exception.
         #[allow(unsafe_code)]
-        $vis fn $name<$T: $bound>($($arg: $ty),*) -> $ret {
+        $vis fn $name<$T: $bound>($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn body<$T: $bound>($($arg: $ty),*) -> $ret $body
+            fn body<$T: $bound>($($arg: $ty),*) $(-> $ret)? $body
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                fn v4<$T: $bound>($($arg: $ty),*) -> $ret {
+                fn v4<$T: $bound>($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 #[target_feature(enable = "avx2,fma")]
-                fn v3<$T: $bound>($($arg: $ty),*) -> $ret {
+                fn v3<$T: $bound>($($arg: $ty),*) $(-> $ret)? {
                     body($($arg),*)
                 }
                 if std::arch::is_x86_feature_detected!("avx512f")

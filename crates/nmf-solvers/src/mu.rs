@@ -89,17 +89,14 @@ impl<T: Float> Workspace<T> {
     }
 }
 
+nmf_core::multiversion! {
 /// Fills `fx` with `X ⊙ Λs^(β−2)` and, unless β = 1, overwrites `wh` with `Λd^(β−1)`, where
 /// Λs (Λd) is `WH` clipped at EPS for β < 2 (β < 1).
 ///
 /// One pass per column over contiguous slices, with the β cases hoisted out of the loop so the
 /// common losses (KL, IS) compile to straight vector code.
-fn elementwise<T: Float>(
-    x: MatRef<'_, T>,
-    mut wh: MatMut<'_, T>,
-    mut fx: MatMut<'_, T>,
-    beta: f64,
-) {
+fn elementwise<T: Float>(x: MatRef<'_, T>, wh: MatMut<'_, T>, fx: MatMut<'_, T>, beta: f64) {
+    let (mut wh, mut fx) = (wh, fx);
     let eps = T::from_f64(SKLEARN_EPS);
     let clip = |y: T| if y < eps { eps } else { y };
     for j in 0..x.ncols() {
@@ -146,19 +143,16 @@ fn elementwise<T: Float>(
         }
     }
 }
+}
 
+nmf_core::multiversion! {
 /// `factor ← factor ⊙ (num / (den + l1 + l2·factor))^γ`, with exact zeros of the denominator
 /// replaced by EPS first (scikit-learn's order of operations).
 ///
 /// Column by column over contiguous slices with γ hoisted, so the γ = 1 case (KL, Frobenius)
 /// compiles to vector code. Adding a zero penalty changes no bits, so it is not special-cased.
-fn apply<T: Float>(
-    mut f: MatMut<'_, T>,
-    num: MatRef<'_, T>,
-    den: MatRef<'_, T>,
-    p: FactorPenalty<T>,
-    gamma: f64,
-) {
+fn apply<T: Float>(f: MatMut<'_, T>, num: MatRef<'_, T>, den: MatRef<'_, T>, p: FactorPenalty<T>, gamma: f64) {
+    let mut f = f;
     let eps = T::from_f64(SKLEARN_EPS);
     let (l1, l2) = (p.l1, p.l2);
     let ratio = |f: T, nu: T, de: T| {
@@ -197,6 +191,7 @@ fn apply<T: Float>(
             }
         }
     }
+}
 }
 
 /// Sets entries below float64 epsilon to zero (scikit-learn's stability clipping).
