@@ -346,7 +346,7 @@ const TILE: usize = 32 * 1024;
 
 /// Boundaries of `parts` near-equal pieces of `0..d`, on multiples of 16 where the pieces allow
 /// (whole SIMD registers for faer's kernels). A function of `d` and `parts` only.
-fn cuts(d: usize, parts: usize) -> Vec<usize> {
+pub(crate) fn cuts(d: usize, parts: usize) -> Vec<usize> {
     let parts = parts.clamp(1, d.max(1));
     let align = if d >= 16 * parts { 16 } else { 1 };
     let mut b: Vec<usize> = (0..=parts)
