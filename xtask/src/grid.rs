@@ -66,6 +66,12 @@ pub struct Args {
     /// Output folder.
     #[arg(long, default_value = "target/grid-search")]
     pub out: PathBuf,
+    /// Fit each l1_ratio's alpha_W values in increasing order, each point starting from the
+    /// previous point's factors (the chains run in parallel). Each point is then the optimum
+    /// reached from its neighbour on the regularisation path rather than from the shared init,
+    /// and usually needs far fewer iterations. A resumed chain restarts from the shared init.
+    #[arg(long)]
+    pub warm_start: bool,
     /// Continue an interrupted run in --out: finished points are skipped.
     #[arg(long)]
     pub resume: bool,
@@ -310,6 +316,29 @@ fn points(p: &Plan) -> Vec<Point> {
     out
 }
 
+/// Warm-start chains: the points sharing solver, alpha_H, l1_ratio and target, by increasing
+/// alpha_W (the order in which sparser solutions grow out of denser ones).
+fn chains(todo: &[Point]) -> Vec<Vec<Point>> {
+    let mut out: Vec<Vec<Point>> = Vec::new();
+    for pt in todo {
+        let same = |c: &Vec<Point>| {
+            let q = &c[0];
+            q.solver == pt.solver
+                && q.alpha_h == pt.alpha_h
+                && q.l1_ratio == pt.l1_ratio
+                && q.target == pt.target
+        };
+        match out.iter_mut().find(|c| same(c)) {
+            Some(c) => c.push(pt.clone()),
+            None => out.push(vec![pt.clone()]),
+        }
+    }
+    for c in &mut out {
+        c.sort_by(|p, q| p.alpha_w.total_cmp(&q.alpha_w));
+    }
+    out
+}
+
 /// The configuration a results folder belongs to (everything that changes a row).
 fn config_json(a: &Args, p: &Plan) -> serde_json::Value {
     json!({
@@ -317,7 +346,7 @@ fn config_json(a: &Args, p: &Plan) -> serde_json::Value {
         "k": p.k, "solvers": p.solvers.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "loss": p.loss.to_string(), "init": a.init, "alpha_w": p.alpha_w, "l1_ratio": p.l1_ratio,
         "alpha_h": p.alpha_h.to_string(), "pg_sparseness": p.pg_targets, "max_iter": a.max_iter,
-        "tol": a.tol, "seed": a.seed,
+        "tol": a.tol, "seed": a.seed, "warm_start": a.warm_start,
     })
 }
 
@@ -328,7 +357,7 @@ fn fit_point(
     w0: &Mat<f32>,
     h0: &Mat<f32>,
     pt: &Point,
-) -> Result<(Row, Mat<f32>)> {
+) -> Result<(Row, Mat<f32>, Mat<f32>)> {
     let start = Instant::now();
     let mut params = Nmf::params::<f32>(p.k)
         .solver(pt.solver)
@@ -388,7 +417,7 @@ fn fit_point(
         collapsed: wh < 1e-3 * xn || all_dead,
         seconds: start.elapsed().as_secs_f64(),
     };
-    Ok((row, model.h().to_owned()))
+    Ok((row, model.w().to_owned(), model.h().to_owned()))
 }
 
 fn csv_line(r: &Row, p: &Plan) -> String {
@@ -580,9 +609,27 @@ pub fn run(a: Args) -> Result<()> {
         s.spawn(|| {
             use rayon::prelude::*;
             pool.install(|| {
-                todo.par_iter().for_each_with(tx, |tx, pt| {
-                    let _ = tx.send(fit_point(x, &plan, &a, &w0, &h0, pt).map(|(r, _)| r));
-                });
+                if a.warm_start {
+                    chains(&todo).par_iter().for_each_with(tx, |tx, chain| {
+                        let mut start = (w0.clone(), h0.clone());
+                        for pt in chain {
+                            match fit_point(x, &plan, &a, &start.0, &start.1, pt) {
+                                Ok((r, w, h)) => {
+                                    start = (w, h);
+                                    let _ = tx.send(Ok(r));
+                                }
+                                Err(e) => {
+                                    let _ = tx.send(Err(e));
+                                    return;
+                                }
+                            }
+                        }
+                    });
+                } else {
+                    todo.par_iter().for_each_with(tx, |tx, pt| {
+                        let _ = tx.send(fit_point(x, &plan, &a, &w0, &h0, pt).map(|(r, _, _)| r));
+                    });
+                }
             });
         });
         // The writer: one flushed line per finished point, so a kill loses nothing.
@@ -803,7 +850,7 @@ fn report(a: &Args, plan: &Plan, rows: &[Row], w0: &Mat<f32>, h0: &Mat<f32>) -> 
     );
     let mut hists = Vec::new();
     for (label, r) in &chosen {
-        let (_, h) = fit_point(plan.data.x.as_ref(), plan, a, w0, h0, &r.point)?;
+        let (_, _, h) = fit_point(plan.data.x.as_ref(), plan, a, w0, h0, &r.point)?;
         let sp = metrics::sparseness::rows(h.as_ref());
         if let Some((ih, iw)) = plan.data.image_shape {
             let name = format!("gallery_{label}.png");
@@ -1230,4 +1277,39 @@ fn target_search(a: &Args, plan: &Plan, target: f64) -> Result<()> {
     }
     std::fs::write(a.out.join("target_sparseness.csv"), csv)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_start_chains_group_by_l1_ratio_and_climb_alpha() {
+        let pt = |solver, alpha_w: f64, l1_ratio: f64| Point {
+            solver,
+            alpha_w,
+            alpha_h: AlphaH::Value(0.0),
+            l1_ratio,
+            target: None,
+        };
+        let todo = vec![
+            pt(SolverKind::Cd, 0.5, 0.0),
+            pt(SolverKind::Cd, 0.1, 1.0),
+            pt(SolverKind::Mu, 0.3, 0.0),
+            pt(SolverKind::Cd, 0.0, 0.0),
+            pt(SolverKind::Cd, 0.2, 0.0),
+        ];
+        let c = chains(&todo);
+        assert_eq!(c.len(), 3);
+        let cd0: Vec<f64> = c[0].iter().map(|p| p.alpha_w).collect();
+        assert_eq!(cd0, vec![0.0, 0.2, 0.5]);
+        assert!(
+            c[0].iter()
+                .all(|p| p.solver == SolverKind::Cd && p.l1_ratio == 0.0)
+        );
+        assert_eq!((c[1].len(), c[1][0].l1_ratio), (1, 1.0));
+        assert_eq!((c[2].len(), c[2][0].solver), (1, SolverKind::Mu));
+        // Every point lands in exactly one chain.
+        assert_eq!(c.iter().map(Vec::len).sum::<usize>(), todo.len());
+    }
 }
