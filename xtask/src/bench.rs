@@ -48,6 +48,18 @@ pub struct Args {
     /// cd sweeps per product in our `--equal-loss` run (`NmfParams::inner_sweeps`).
     #[arg(long, default_value_t = 4)]
     equal_loss_sweeps: usize,
+    /// Also measure, on the alpha_W x l1_ratio grid of this scikit-learn CSV (written by
+    /// `scripts/sklearn_grid.py`, with its `objective` column), our time to reach at every point a
+    /// penalised objective at least as good as scikit-learn's: warm starts along alpha_W, each
+    /// fit stopped once it gets there. The solver is the CSV's (`--grid-solver`).
+    #[arg(long)]
+    grid_equal: Option<PathBuf>,
+    /// Solver of the `--grid-equal` CSV: cd or mu.
+    #[arg(long, default_value = "cd")]
+    grid_solver: String,
+    /// Components of the `--grid-equal` grid.
+    #[arg(long, default_value_t = 50)]
+    grid_k: usize,
     /// Threads for our fits (1 = sequential).
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -94,6 +106,18 @@ struct EqualLoss {
     speedup: f64,
 }
 
+#[derive(Serialize)]
+struct GridEqual {
+    solver: String,
+    k: usize,
+    points: usize,
+    reached: usize,
+    sklearn_seconds: f64,
+    ours_seconds: f64,
+    speedup: f64,
+    ours_iterations: usize,
+}
+
 #[derive(Serialize, Default)]
 struct Results {
     data: String,
@@ -101,6 +125,7 @@ struct Results {
     repeats: usize,
     rows: Vec<Row>,
     equal_loss: Option<EqualLoss>,
+    grid_equal: Option<GridEqual>,
 }
 
 fn python(a: &Args, args: &[String]) -> Result<serde_json::Value> {
@@ -339,6 +364,23 @@ fn run_typed<T: Float>(a: Args) -> Result<()> {
         );
         res.equal_loss = Some(e);
     }
+    if let Some(csv) = &a.grid_equal {
+        let g = grid_equal::<T>(&a, csv, &x0)?;
+        println!(
+            "grid ({} points, {}, k = {}): scikit-learn {:.1} s; ours reached scikit-learn's \
+             objective at {}/{} points in {:.1} s ({} iterations in all): {:.2}x",
+            g.points,
+            g.solver,
+            g.k,
+            g.sklearn_seconds,
+            g.reached,
+            g.points,
+            g.ours_seconds,
+            g.ours_iterations,
+            g.speedup
+        );
+        res.grid_equal = Some(g);
+    }
     write_outputs(&a.out, &res)?;
     println!(
         "wrote {} and {}",
@@ -417,5 +459,114 @@ fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
         ours_err: err,
         ours_seconds: best,
         speedup: sk_best / best,
+    })
+}
+
+/// `--grid-equal`: our time to reach scikit-learn's objective at every point of its grid.
+///
+/// One shared NNDSVDa start (randomized SVD); the points of each l1_ratio form a chain by
+/// increasing alpha_W, each fit warm-started from the previous point and stopped by an observer
+/// as soon as its penalised objective is at most scikit-learn's there (at most 2000 iterations);
+/// chains run in parallel, one thread per fit. The wall time includes the initialisation.
+fn grid_equal<T: Float>(a: &Args, csv: &Path, x: &Mat<T>) -> Result<GridEqual> {
+    use rayon::prelude::*;
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("empty CSV")?.split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("{} has no {name} column", csv.display()))
+    };
+    let (ca, cl, co, cs) = (
+        col("alpha_w")?,
+        col("l1_ratio")?,
+        col("objective")?,
+        col("seconds")?,
+    );
+    let mut points: Vec<(f64, f64, f64)> = Vec::new();
+    let mut sk_seconds = 0.0;
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| -> Result<f64> {
+            f.get(i)
+                .context("short CSV line")?
+                .parse::<f64>()
+                .with_context(|| format!("bad number in {line:?}"))
+        };
+        points.push((num(ca)?, num(cl)?, num(co)?));
+        sk_seconds += num(cs)?;
+    }
+    let solver = match a.grid_solver.as_str() {
+        "cd" => SolverKind::Cd,
+        "mu" => SolverKind::Mu,
+        other => bail!("--grid-solver must be cd or mu, not {other:?}"),
+    };
+    let mut l1s: Vec<f64> = points.iter().map(|p| p.1).collect();
+    l1s.sort_by(f64::total_cmp);
+    l1s.dedup();
+    let chains: Vec<Vec<(f64, f64, f64)>> = l1s
+        .iter()
+        .map(|&l1| {
+            let mut c: Vec<_> = points.iter().copied().filter(|p| p.1 == l1).collect();
+            c.sort_by(|p, q| p.0.total_cmp(&q.0));
+            c
+        })
+        .collect();
+    let k = a.grid_k;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.max(1))
+        .build()?;
+    let t0 = Instant::now();
+    let init = nmf::init::initialize(x.as_ref(), k, &Init::NndsvdA, 0, Compat::Sklearn, Par::Seq)?;
+    let results: Vec<Result<(usize, usize)>> = pool.install(|| {
+        chains
+            .par_iter()
+            .map(|chain| -> Result<(usize, usize)> {
+                let (mut w, mut h) = (init.w.clone(), init.h.clone());
+                let (mut reached, mut iters) = (0, 0);
+                for &(alpha_w, l1_ratio, target) in chain {
+                    let mut p = Nmf::params(k)
+                        .solver(solver)
+                        .init(Init::Custom { w, h })
+                        .alpha_w(alpha_w)
+                        .alpha_h(0.0)
+                        .l1_ratio(l1_ratio)
+                        .tol(0.0)
+                        .max_iter(2000)
+                        .par(Par::Seq);
+                    if solver == SolverKind::Cd {
+                        p = p.inner_sweeps(4);
+                    }
+                    let model = p.fit_with(x.as_ref(), &mut |info| match info.objective {
+                        Some(o) if o <= target => ControlFlow::Break(()),
+                        _ => ControlFlow::Continue(()),
+                    })?;
+                    reached += usize::from(model.report().objective <= target * (1.0 + 1e-9));
+                    iters += model.report().n_iter;
+                    (w, h) = (model.w().to_owned(), model.h().to_owned());
+                }
+                Ok((reached, iters))
+            })
+            .collect()
+    });
+    let ours = t0.elapsed().as_secs_f64();
+    let (mut reached, mut iters) = (0, 0);
+    for r in results {
+        let (a, b) = r?;
+        reached += a;
+        iters += b;
+    }
+    Ok(GridEqual {
+        solver: a.grid_solver.clone(),
+        k,
+        points: points.len(),
+        reached,
+        sklearn_seconds: sk_seconds,
+        ours_seconds: ours,
+        speedup: sk_seconds / ours,
+        ours_iterations: iters,
     })
 }
