@@ -434,12 +434,6 @@ fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
         })?;
         best = best.min(t0.elapsed().as_secs_f64());
         iters = model.report().n_iter;
-        eprintln!(
-            "solver {:.3} total {:.3} iters {}",
-            model.report().solver_seconds,
-            model.report().seconds,
-            iters
-        );
         err = model.report().reconstruction_err;
     }
     if err > target * (1.0 + 1e-6) {

@@ -321,9 +321,12 @@ impl<T: Float> CoordinateDescent<T> {
     }
 }
 
-/// k x k products are too small to split across threads (LIMITS.md: 2 threads halve their speed).
+/// Parallelism of the k x k Gram products. LIMITS.md found faer's own 2-thread split halving their
+/// speed; `kernels::matmul` splits them into whole sequential blocks instead, which pays from
+/// k = 32 on (faces, k = 50: cd 3.6 -> 3.3-3.6 ms per iteration, within this machine's noise but
+/// never slower). Below that they stay on one thread.
 pub(crate) fn kpar(par: Par, k: usize) -> Par {
-    if k < 128 { Par::Seq } else { par }
+    if k < 32 { Par::Seq } else { par }
 }
 
 #[cfg(test)]
