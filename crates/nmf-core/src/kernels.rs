@@ -201,6 +201,17 @@ fn lane_sum2<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> f64) -> f64 {
     ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
+/// A row-major view as its column-major transpose (for reductions that ignore orientation, so
+/// their loops run over contiguous memory; e.g. cd's H is a view of its stored Hᵀ).
+#[inline(always)]
+fn upright<T: Float>(a: MatRef<'_, T>) -> MatRef<'_, T> {
+    if a.row_stride() != 1 && a.col_stride() == 1 {
+        a.transpose()
+    } else {
+        a
+    }
+}
+
 /// Column `j` as a slice when the view has unit row stride.
 #[inline(always)]
 fn col<'a, T: Float>(a: MatRef<'a, T>, j: usize) -> Option<&'a [T]> {
@@ -210,6 +221,11 @@ fn col<'a, T: Float>(a: MatRef<'a, T>, j: usize) -> Option<&'a [T]> {
 crate::multiversion! {
     /// `Σ_ij a_ij·b_ij` for same-shape views, accumulated in f64.
     fn inner_unchecked<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
+        let (a, b) = if a.row_stride() != 1 && b.row_stride() != 1 {
+            (a.transpose(), b.transpose())
+        } else {
+            (a, b)
+        };
         let mut s = 0.0f64;
         for j in 0..a.ncols() {
             s += match (col(a, j), col(b, j)) {
@@ -224,6 +240,7 @@ crate::multiversion! {
 crate::multiversion! {
     /// `Σ_ij f(a_ij)` with f = square (`square`) or identity, accumulated in f64.
     fn sum_map<T: Float>(a: MatRef<'_, T>, square: bool) -> f64 {
+        let a = upright(a);
         let mut s = 0.0f64;
         for j in 0..a.ncols() {
             s += match (col(a, j), square) {
@@ -245,6 +262,7 @@ crate::multiversion! {
     /// Whether every entry is finite and (with `nonneg`) `>= 0`; one vectorised pass without
     /// early exit per column (the error paths then search for the first offender).
     fn all_finite_nonneg<T: Float>(a: MatRef<'_, T>, nonneg: bool) -> bool {
+        let a = upright(a);
         for j in 0..a.ncols() {
             let ok = match col(a, j) {
                 Some(x) if nonneg => x.iter().fold(true, |ok, &v| ok & (v.is_finite() & (v >= T::ZERO))),
@@ -315,7 +333,13 @@ mod tests {
     fn reductions_match_naive_sums_on_contiguous_and_strided_views() {
         let a = Mat::<f32>::from_fn(37, 11, |i, j| ((i * 31 + j * 17) % 23) as f32 / 7.0);
         let b = Mat::<f32>::from_fn(37, 11, |i, j| ((i * 13 + j * 29) % 19) as f32 / 5.0);
-        for (x, y) in [(a.as_ref(), b.as_ref()), (a.transpose(), b.transpose())] {
+        let bt = b.transpose().to_owned();
+        // Contiguous, both row-major (transposed back), and mixed (the strided fallback).
+        for (x, y) in [
+            (a.as_ref(), b.as_ref()),
+            (a.transpose(), b.transpose()),
+            (a.transpose(), bt.as_ref()),
+        ] {
             let (mut s, mut sq, mut ip) = (0.0f64, 0.0f64, 0.0f64);
             for j in 0..x.ncols() {
                 for i in 0..x.nrows() {
