@@ -237,6 +237,18 @@ trait Solver<T: Float> {
         Ok(loss::objective(x, w, h, ctx.loss, ctx.pen, ctx.par)?)
     }
 
+    /// `reconstruction_err` right after a step when the step's products give it cheaply (mu
+    /// with Frobenius: the Gram identity on WᵀX, WᵀW of this W and HHᵀ of the new H), for
+    /// scikit-learn's every-10-iterations mu rule. `None`: evaluate it from the factors.
+    fn error_after_step(
+        &mut self,
+        x: MatRef<'_, T>,
+        ctx: &ObjectiveCtx<'_>,
+    ) -> Result<Option<f64>, NmfError> {
+        let _ = (x, ctx);
+        Ok(None)
+    }
+
     /// scikit-learn 0.15's legacy solver tests convergence before updating.
     fn converged_before_step(&self) -> bool {
         false
@@ -262,12 +274,22 @@ fn gram_or_exact<T: Float>(
     h: MatRef<'_, T>,
     ctx: &ObjectiveCtx<'_>,
 ) -> Result<f64, NmfError> {
-    let d = if d > 1e3 * T::EPSILON.to_f64() * 0.5 * ctx.x_sqnorm {
+    Ok(gram_or_exact_divergence(d, x, w, h, ctx)? + loss::penalty_value(w, h, ctx.pen))
+}
+
+/// The divergence part of [`gram_or_exact`].
+fn gram_or_exact_divergence<T: Float>(
+    d: f64,
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    ctx: &ObjectiveCtx<'_>,
+) -> Result<f64, NmfError> {
+    Ok(if d > 1e3 * T::EPSILON.to_f64() * 0.5 * ctx.x_sqnorm {
         d
     } else {
         loss::beta_divergence(x, w, h, ctx.loss, ctx.par)?
-    };
-    Ok(d + loss::penalty_value(w, h, ctx.pen))
+    })
 }
 
 struct CdSolver<T: Float> {
@@ -357,6 +379,18 @@ impl<T: Float> Solver<T> for MuSolver<T> {
         }
         let d = mu::frobenius_after_h(&mut self.ws, self.h.as_ref(), ctx.x_sqnorm, ctx.par);
         gram_or_exact(d, x, self.w.as_ref(), self.h.as_ref(), ctx)
+    }
+    fn error_after_step(
+        &mut self,
+        x: MatRef<'_, T>,
+        ctx: &ObjectiveCtx<'_>,
+    ) -> Result<Option<f64>, NmfError> {
+        if ctx.loss != Loss::Frobenius {
+            return Ok(None);
+        }
+        let d = mu::frobenius_after_h(&mut self.ws, self.h.as_ref(), ctx.x_sqnorm, ctx.par);
+        let d = gram_or_exact_divergence(d, x, self.w.as_ref(), self.h.as_ref(), ctx)?;
+        Ok(Some((2.0 * d.max(0.0)).sqrt()))
     }
     fn into_factors(self: Box<Self>, _x: MatRef<'_, T>, _par: Par) -> (Mat<T>, Mat<T>) {
         (self.w, self.h)
@@ -714,7 +748,10 @@ impl<T: Float> NmfConfig<T> {
                     }
                 }
                 if mu_rule && it % 10 == 0 {
-                    let e = err(state.as_ref())?;
+                    let e = match state.error_after_step(x, &ctx)? {
+                        Some(e) => e,
+                        None => err(state.as_ref())?,
+                    };
                     if (prev_err - e) / e0 < c.tol {
                         reason = StopReason::Converged;
                         break;
