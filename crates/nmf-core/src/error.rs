@@ -84,6 +84,15 @@ pub enum CoreError {
         /// Column of the first zero.
         col: usize,
     },
+    /// An operation that exists for some kinds of data only (e.g. an exact dense SVD) was asked
+    /// of another kind; nothing is converted behind the caller's back.
+    #[error("{operation} is not available for {kind} data")]
+    Unsupported {
+        /// What was asked.
+        operation: &'static str,
+        /// The kind of data it was asked of (e.g. "dense").
+        kind: &'static str,
+    },
 }
 
 impl CoreError {

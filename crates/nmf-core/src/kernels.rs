@@ -9,6 +9,7 @@
 use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::error::CoreError;
+use crate::partition;
 use crate::scalar::Float;
 
 fn dst_shape<T: Float>(dst: &MatMut<'_, T>, rows: usize, cols: usize) -> Result<(), CoreError> {
@@ -27,25 +28,15 @@ fn inner_dim(what: &'static str, expected: usize, got: usize) -> Result<(), Core
     Ok(())
 }
 
-/// Products with fewer multiply-adds than this run as one sequential call (parallel tasks
-/// cost more than they save there; measured in LIMITS.md: faer's k x k products lose half their
-/// speed on two threads).
-const SPLIT_MIN_MACS: usize = 2_000_000;
-
-/// Output rows or columns per task of [`matmul`], from the shape alone.
-fn block_len(dim: usize) -> usize {
-    dim.div_ceil(8).next_multiple_of(16).clamp(16, 256)
-}
-
 /// `dst = alpha·lhs·rhs` (`Accum::Replace`) or `dst += alpha·lhs·rhs` (`Accum::Add`), with the
 /// same bits whatever `par` says.
 ///
 /// faer's parallel GEMM may split the reduction differently with the thread count, so
 /// results moved with it in the last bits (seen on the faces: 1e-4 relative after ten `cd`
-/// iterations). Here the output is cut into fixed blocks along its longer side (block size a
-/// function of the shape only), each block is one sequential faer product, and `par` only decides
-/// how many of the blocks run at once. Each output entry is therefore always summed in the same
-/// order.
+/// iterations). Here the output is cut into fixed blocks along its longer side (the block
+/// length is [`partition::matmul_block_len`], a function of the shape only), each block is one
+/// sequential faer product, and `par` only decides how many of the blocks run at once. Each
+/// output entry is therefore always summed in the same order. Nothing is allocated here.
 ///
 /// # Panics
 /// If the shapes do not agree (`lhs` r x s, `rhs` s x c, `dst` r x c), as faer does; the
@@ -65,43 +56,71 @@ pub fn matmul<T: Float>(
         lhs.shape(),
         rhs.shape()
     );
-    use faer::linalg::matmul::matmul as faer_matmul;
     let (r, c) = dst.shape();
-    let macs = r.saturating_mul(c).saturating_mul(lhs.ncols());
-    if macs < SPLIT_MIN_MACS || r.max(c) <= 16 {
-        faer_matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
+    if partition::matmul_is_single(r, c, lhs.ncols()) {
+        faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
         return;
     }
     let by_rows = r >= c;
     let dim = if by_rows { r } else { c };
-    let len = block_len(dim);
-    let mut tasks = Vec::with_capacity(dim.div_ceil(len));
-    let mut rest = dst;
-    let mut start = 0;
-    while start < dim {
-        let b = len.min(dim - start);
-        if by_rows {
-            let (top, bottom) = rest.split_at_row_mut(b);
-            tasks.push((top, lhs.subrows(start, b), rhs));
-            rest = bottom;
-        } else {
-            let (left, right) = rest.split_at_col_mut(b);
-            tasks.push((left, lhs, rhs.subcols(start, b)));
-            rest = right;
-        }
-        start += b;
-    }
-    let run = |(d, a, b): (MatMut<'_, T>, MatRef<'_, T>, MatRef<'_, T>)| {
-        faer_matmul(d, accum, a, b, alpha, Par::Seq)
+    let len = partition::matmul_block_len(dim);
+    let blocks = dim.div_ceil(len);
+    let p = Product {
+        accum,
+        lhs,
+        rhs,
+        alpha,
+        by_rows,
+        len,
     };
-    let threads = par.degree();
-    if threads <= 1 {
-        tasks.into_iter().for_each(run);
-    } else {
-        use rayon::prelude::*;
-        // At most `threads` pieces (rayon halves a range only while both halves keep this many).
-        let min_len = (tasks.len() / threads).max(1);
-        tasks.into_par_iter().with_min_len(min_len).for_each(run);
+    p.run(dst, 0, blocks, par.degree().clamp(1, blocks));
+}
+
+/// The operands of one [`matmul`], cut into blocks of `len` output rows (`by_rows`) or columns.
+struct Product<'a, T> {
+    accum: Accum,
+    lhs: MatRef<'a, T>,
+    rhs: MatRef<'a, T>,
+    alpha: T,
+    by_rows: bool,
+    len: usize,
+}
+
+impl<T: Float> Product<'_, T> {
+    /// Blocks `b0..b1` into `dst` (which starts at block `b0`), on `groups` tasks: halves
+    /// through `rayon::join` until one group is left, which runs its blocks in order.
+    fn run(&self, dst: MatMut<'_, T>, b0: usize, b1: usize, groups: usize) {
+        if groups <= 1 {
+            let mut rest = dst;
+            for b in b0..b1 {
+                let start = b * self.len;
+                let (block, tail, a, bb);
+                if self.by_rows {
+                    let rows = self.len.min(rest.nrows());
+                    (block, tail) = rest.split_at_row_mut(rows);
+                    (a, bb) = (self.lhs.subrows(start, rows), self.rhs);
+                } else {
+                    let cols = self.len.min(rest.ncols());
+                    (block, tail) = rest.split_at_col_mut(cols);
+                    (a, bb) = (self.lhs, self.rhs.subcols(start, cols));
+                }
+                faer::linalg::matmul::matmul(block, self.accum, a, bb, self.alpha, Par::Seq);
+                rest = tail;
+            }
+            return;
+        }
+        let half = groups / 2;
+        let mid = b0 + (b1 - b0) * half / groups;
+        let at = (mid - b0) * self.len;
+        let (left, right) = if self.by_rows {
+            dst.split_at_row_mut(at)
+        } else {
+            dst.split_at_col_mut(at)
+        };
+        rayon::join(
+            || self.run(left, b0, mid, half),
+            || self.run(right, mid, b1, groups - half),
+        );
     }
 }
 

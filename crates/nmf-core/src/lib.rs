@@ -32,14 +32,17 @@
 //! [`faer::Par`] argument; scalar reductions accumulate in f64.
 
 pub mod check;
+pub mod data;
 pub mod error;
 pub mod kernels;
 pub mod loss;
+pub mod partition;
 pub mod regularization;
 pub mod scalar;
 pub mod simd;
 pub mod sparseness;
 
+pub use data::{Data, DataRef};
 pub use error::CoreError;
 pub use loss::Loss;
 pub use regularization::{AlphaH, Penalties, Regularization};

@@ -10,8 +10,10 @@ use core::str::FromStr;
 use faer::prelude::*;
 use faer::{Mat, MatMut, MatRef, Par};
 
+use crate::data::DataRef;
 use crate::error::CoreError;
 use crate::kernels;
+use crate::partition;
 use crate::regularization::Penalties;
 use crate::scalar::{Float, SKLEARN_EPS};
 
@@ -101,11 +103,8 @@ impl FromStr for Loss {
     }
 }
 
-/// Entries of `WH` formed at a time by one task when a loss needs them (no n x m temporary).
-const TILE: usize = 32 * 1024;
-
 fn check_factors<T: Float>(
-    x: MatRef<'_, T>,
+    x: &DataRef<'_, T>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
 ) -> Result<(), CoreError> {
@@ -113,51 +112,106 @@ fn check_factors<T: Float>(
     crate::check::ensure_shape("H", h, w.ncols(), x.ncols())
 }
 
+/// Buffers for evaluating losses of an n x m problem with k components, sized once so that
+/// solvers evaluate their objective inside the loop without allocating.
+#[derive(Debug, Clone)]
+pub struct LossScratch<T> {
+    xht: Mat<T>,
+    wtw: Mat<T>,
+    hht: Mat<T>,
+    /// One `n x width` tile of `WH` per task.
+    tiles: Vec<Vec<T>>,
+    /// One partial sum per column block, merged in block order.
+    partials: Vec<[f64; 3]>,
+    /// Group boundaries over the column blocks (reused; its capacity never grows after `new`).
+    bounds: Vec<usize>,
+}
+
+impl<T: Float> LossScratch<T> {
+    /// Buffers for X n x m, k components and at most `par.degree()` tasks.
+    pub fn new(n: usize, m: usize, k: usize, par: Par) -> Self {
+        let width = partition::fold_width(n, m);
+        let blocks = m.div_ceil(width);
+        let tasks = par.degree().clamp(1, blocks.max(1));
+        LossScratch {
+            xht: Mat::zeros(n, k),
+            wtw: Mat::zeros(k, k),
+            hht: Mat::zeros(k, k),
+            tiles: (0..tasks).map(|_| vec![T::ZERO; n * width]).collect(),
+            partials: vec![[0.0; 3]; blocks],
+            bounds: Vec::with_capacity(tasks + 1),
+        }
+    }
+
+    /// Grows the buffers if this problem is larger than the one they were made for (never in a
+    /// fit, whose shapes are fixed).
+    fn fit_to(&mut self, n: usize, m: usize, k: usize, par: Par) {
+        let width = partition::fold_width(n, m);
+        let blocks = m.div_ceil(width);
+        let tasks = par.degree().clamp(1, blocks.max(1));
+        let fits = self.xht.shape() == (n, k)
+            && self.tiles.len() >= tasks
+            && self.tiles.iter().all(|t| t.len() >= n * width)
+            && self.partials.len() >= blocks
+            && self.bounds.capacity() > tasks;
+        if !fits {
+            *self = LossScratch::new(n, m, k, par);
+        }
+    }
+}
+
 /// Folds `f(acc, x_ij, (WH)_ij)` over every entry, forming `WH` one block of columns at a time.
 ///
-/// The blocks are fixed by the shape, each is folded from `A::default()` by one sequential
-/// pass, and the partial results are merged in block order, so the value does not depend on
-/// the thread count; `par` only decides how many blocks run at once.
-fn fold_entries<T: Float, A: Default + Send>(
+/// The blocks are fixed by the shape ([`partition::fold_width`]), each is folded from zero by
+/// one sequential pass, and the partial results are merged in block order, so the value does
+/// not depend on the thread count; `par` only decides how many blocks run at once.
+fn fold_entries<T: Float>(
+    ws: &mut LossScratch<T>,
     x: MatRef<'_, T>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     par: Par,
-    f: impl Fn(&mut A, f64, f64) + Sync,
-    merge: impl Fn(&mut A, A),
-) -> A {
-    use rayon::prelude::*;
+    f: impl Fn(&mut [f64; 3], f64, f64) + Sync,
+) -> [f64; 3] {
     let (n, m) = x.shape();
-    let width = (TILE / n.max(1)).clamp(1, m.max(1));
+    ws.fit_to(n, m, w.ncols(), par);
+    let width = partition::fold_width(n, m);
     let blocks = m.div_ceil(width);
-    let one = |b: usize| {
-        let j0 = b * width;
-        let cb = width.min(m - j0);
-        let mut blk = Mat::<T>::zeros(n, cb);
-        faer::linalg::matmul::matmul(
-            blk.as_mut(),
-            faer::Accum::Replace,
-            w,
-            h.subcols(j0, cb),
-            T::ONE,
-            Par::Seq,
-        );
-        let mut acc = A::default();
-        for jj in 0..cb {
-            for i in 0..n {
-                f(&mut acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+    let tasks = par.degree().clamp(1, blocks.max(1));
+    ws.bounds.clear();
+    ws.bounds.extend((0..=tasks).map(|g| g * blocks / tasks));
+    let work = |part: &mut [[f64; 3]], tile: &mut Vec<T>, range: core::ops::Range<usize>| {
+        for (acc, b) in part.iter_mut().zip(range) {
+            let j0 = b * width;
+            let cb = width.min(m - j0);
+            let mut blk = MatMut::from_column_major_slice_mut(&mut tile[..n * cb], n, cb);
+            faer::linalg::matmul::matmul(
+                blk.rb_mut(),
+                faer::Accum::Replace,
+                w,
+                h.subcols(j0, cb),
+                T::ONE,
+                Par::Seq,
+            );
+            *acc = [0.0; 3];
+            for jj in 0..cb {
+                for i in 0..n {
+                    f(acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+                }
             }
         }
-        acc
     };
-    let parts: Vec<A> = if par.degree() <= 1 {
-        (0..blocks).map(one).collect()
-    } else {
-        (0..blocks).into_par_iter().map(one).collect()
-    };
-    let mut total = A::default();
-    for p in parts {
-        merge(&mut total, p);
+    partition::run_groups(
+        &mut ws.partials[..blocks],
+        &ws.bounds,
+        &mut ws.tiles[..tasks],
+        &work,
+    );
+    let mut total = [0.0f64; 3];
+    for p in &ws.partials[..blocks] {
+        for (t, v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
     }
     total
 }
@@ -170,58 +224,93 @@ fn fold_entries<T: Float, A: Default + Send>(
 ///
 /// # Errors
 /// Shape mismatch between `X`, `W` and `H`.
-pub fn beta_divergence<T: Float>(
-    x: MatRef<'_, T>,
+pub fn beta_divergence<'a, T: Float>(
+    x: impl Into<DataRef<'a, T>>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     loss: Loss,
     par: Par,
 ) -> Result<f64, CoreError> {
-    check_factors(x, w, h)?;
+    let x = x.into();
+    let (n, m) = x.shape();
+    let mut ws = LossScratch::new(n, m, w.ncols(), par);
+    beta_divergence_with(&mut ws, x, w, h, loss, par)
+}
+
+/// [`beta_divergence`] with caller-owned buffers (allocates nothing when `ws` was made for
+/// this shape).
+///
+/// # Errors
+/// Shape mismatch between `X`, `W` and `H`.
+pub fn beta_divergence_with<T: Float>(
+    ws: &mut LossScratch<T>,
+    x: DataRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    loss: Loss,
+    par: Par,
+) -> Result<f64, CoreError> {
+    check_factors(&x, w, h)?;
+    let (n, m) = x.shape();
+    ws.fit_to(n, m, w.ncols(), par);
     let beta = loss.beta();
     if beta == 2.0 {
-        let (n, k) = w.shape();
-        let mut xht = Mat::<T>::zeros(n, k);
-        let mut wtw = Mat::<T>::zeros(k, k);
-        let mut hht = Mat::<T>::zeros(k, k);
-        kernels::xht_into(xht.as_mut(), x, h, par)?;
-        kernels::gram_cols_into(wtw.as_mut(), w, par)?;
-        kernels::gram_rows_into(hht.as_mut(), h, par)?;
-        let xx = kernels::squared_norm(x);
-        let d = kernels::frobenius_from_grams(xx, xht.as_ref(), w, wtw.as_ref(), hht.as_ref())?;
+        x.mul_into(ws.xht.as_mut(), h.transpose(), par)?;
+        kernels::gram_cols_into(ws.wtw.as_mut(), w, par)?;
+        kernels::gram_rows_into(ws.hht.as_mut(), h, par)?;
+        let xx = x.squared_norm();
+        let d = kernels::frobenius_from_grams(
+            xx,
+            ws.xht.as_ref(),
+            w,
+            ws.wtw.as_ref(),
+            ws.hht.as_ref(),
+        )?;
         // The Gram identity is used unless cancellation dominates, or the products overflowed
         // the data's precision (then the blockwise sum in f64 may still be finite).
         if d.is_finite() && d > 1e3 * T::EPSILON.to_f64() * 0.5 * xx {
             return Ok(d);
         }
-        return Ok(frobenius_direct(x, w, h, par));
+        return Ok(frobenius_direct_with(ws, x, w, h, par));
     }
-    Ok(beta_divergence_direct(x, w, h, beta, par))
+    Ok(beta_divergence_direct(ws, x, w, h, beta, par))
 }
 
 /// `½‖X − WH‖²_F` evaluated entry by entry (blockwise), for when the Gram identity cancels.
-pub fn frobenius_direct<T: Float>(
-    x: MatRef<'_, T>,
+///
+/// # Errors
+/// Shape mismatch between `X`, `W` and `H`.
+pub fn frobenius_direct<'a, T: Float>(
+    x: impl Into<DataRef<'a, T>>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    par: Par,
+) -> Result<f64, CoreError> {
+    let x = x.into();
+    check_factors(&x, w, h)?;
+    let (n, m) = x.shape();
+    let mut ws = LossScratch::new(n, m, w.ncols(), par);
+    Ok(frobenius_direct_with(&mut ws, x, w, h, par))
+}
+
+fn frobenius_direct_with<T: Float>(
+    ws: &mut LossScratch<T>,
+    x: DataRef<'_, T>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     par: Par,
 ) -> f64 {
-    let sq = fold_entries(
-        x,
-        w,
-        h,
-        par,
-        |acc: &mut f64, xv, yv| {
-            let r = xv - yv;
-            *acc += r * r;
-        },
-        |a, b| *a += b,
-    );
+    let DataRef::Dense(x) = x;
+    let [sq, _, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
+        let r = xv - yv;
+        acc[0] += r * r;
+    });
     0.5 * sq
 }
 
 fn beta_divergence_direct<T: Float>(
-    x: MatRef<'_, T>,
+    ws: &mut LossScratch<T>,
+    x: DataRef<'_, T>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     beta: f64,
@@ -229,26 +318,17 @@ fn beta_divergence_direct<T: Float>(
 ) -> f64 {
     let eps = SKLEARN_EPS;
     if beta == 2.0 {
-        return frobenius_direct(x, w, h, par);
+        return frobenius_direct_with(ws, x, w, h, par);
     }
+    let DataRef::Dense(x) = x;
     if beta == 1.0 {
         // Σ_Ω x log(x/WH) + Σ_all WH − Σ_Ω x, with Σ_all WH = colsum(W)·rowsum(H).
-        let (xlog, xs) = fold_entries(
-            x,
-            w,
-            h,
-            par,
-            |acc: &mut (f64, f64), xv, yv| {
-                if xv > eps {
-                    acc.0 += xv * (xv / yv.max(eps)).ln();
-                    acc.1 += xv;
-                }
-            },
-            |a, b| {
-                a.0 += b.0;
-                a.1 += b.1;
-            },
-        );
+        let [xlog, xs, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
+            if xv > eps {
+                acc[0] += xv * (xv / yv.max(eps)).ln();
+                acc[1] += xv;
+            }
+        });
         let mut sum_wh = 0.0f64;
         for r in 0..w.ncols() {
             sum_wh += kernels::sum(w.col(r).as_mat()) * kernels::sum(h.row(r).as_mat());
@@ -256,51 +336,48 @@ fn beta_divergence_direct<T: Float>(
         return xlog + sum_wh - xs;
     }
     if beta == 0.0 {
-        let acc = fold_entries(
-            x,
-            w,
-            h,
-            par,
-            |acc: &mut f64, xv, yv| {
-                if xv > eps {
-                    let d = xv / yv.max(eps);
-                    *acc += d - d.ln();
-                }
-            },
-            |a, b| *a += b,
-        );
+        let [acc, _, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
+            if xv > eps {
+                let d = xv / yv.max(eps);
+                acc[0] += d - d.ln();
+            }
+        });
         return acc - (x.nrows() as f64) * (x.ncols() as f64);
     }
-    let (xb, xy, yb) = fold_entries(
-        x,
-        w,
-        h,
-        par,
-        |acc: &mut (f64, f64, f64), xv, yv| {
-            if xv > eps {
-                acc.0 += xv.powf(beta);
-                acc.1 += xv * yv.max(eps).powf(beta - 1.0);
-            }
-            acc.2 += yv.powf(beta);
-        },
-        |a, b| {
-            a.0 += b.0;
-            a.1 += b.1;
-            a.2 += b.2;
-        },
-    );
+    let [xb, xy, yb] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
+        if xv > eps {
+            acc[0] += xv.powf(beta);
+            acc[1] += xv * yv.max(eps).powf(beta - 1.0);
+        }
+        acc[2] += yv.powf(beta);
+    });
     (xb - beta * xy + (beta - 1.0) * yb) / (beta * (beta - 1.0))
 }
 
 /// `sqrt(2·max(D, 0))`: scikit-learn's `reconstruction_err_` (‖X − WH‖_F for Frobenius).
-pub fn reconstruction_err<T: Float>(
-    x: MatRef<'_, T>,
+pub fn reconstruction_err<'a, T: Float>(
+    x: impl Into<DataRef<'a, T>>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     loss: Loss,
     par: Par,
 ) -> Result<f64, CoreError> {
     Ok((2.0 * beta_divergence(x, w, h, loss, par)?.max(0.0)).sqrt())
+}
+
+/// [`reconstruction_err`] with caller-owned buffers.
+///
+/// # Errors
+/// Shape mismatch between `X`, `W` and `H`.
+pub fn reconstruction_err_with<T: Float>(
+    ws: &mut LossScratch<T>,
+    x: DataRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    loss: Loss,
+    par: Par,
+) -> Result<f64, CoreError> {
+    Ok((2.0 * beta_divergence_with(ws, x, w, h, loss, par)?.max(0.0)).sqrt())
 }
 
 /// The penalty part of the objective:
@@ -323,8 +400,8 @@ pub fn penalty_value<T: Float>(w: MatRef<'_, T>, h: MatRef<'_, T>, p: &Penalties
 }
 
 /// The full penalised objective `D_β(X|WH) + penalties` that the solvers minimise.
-pub fn objective<T: Float>(
-    x: MatRef<'_, T>,
+pub fn objective<'a, T: Float>(
+    x: impl Into<DataRef<'a, T>>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     loss: Loss,
@@ -334,23 +411,40 @@ pub fn objective<T: Float>(
     Ok(beta_divergence(x, w, h, loss, par)? + penalty_value(w, h, penalties))
 }
 
+/// [`objective`] with caller-owned buffers.
+///
+/// # Errors
+/// Shape mismatch between `X`, `W` and `H`.
+pub fn objective_with<T: Float>(
+    ws: &mut LossScratch<T>,
+    x: DataRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    loss: Loss,
+    penalties: &Penalties,
+    par: Par,
+) -> Result<f64, CoreError> {
+    Ok(beta_divergence_with(ws, x, w, h, loss, par)? + penalty_value(w, h, penalties))
+}
+
 /// Gradients of the penalised objective: `gw = ∂L/∂W` (n x k), `gh = ∂L/∂H` (k x m).
 ///
 /// This is the gradient of the smooth divergence (no EPS clipping), valid where `WH > 0`:
 /// `∂D/∂(WH) = (WH)^(β−1) − X ⊙ (WH)^(β−2)`, then `gw = G·Hᵀ + l1_W + l2_W·W` and
 /// `gh = Wᵀ·G + l1_H + l2_H·H`. Entries with `X = 0` contribute `(WH)^(β−1)` only.
 /// For β = 2 it uses the Gram form `W(HHᵀ) − XHᵀ` and forms nothing of size n x m.
-pub fn gradient_into<T: Float>(
+pub fn gradient_into<'a, T: Float>(
     mut gw: MatMut<'_, T>,
     mut gh: MatMut<'_, T>,
-    x: MatRef<'_, T>,
+    x: impl Into<DataRef<'a, T>>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     loss: Loss,
     p: &Penalties,
     par: Par,
 ) -> Result<(), CoreError> {
-    check_factors(x, w, h)?;
+    let x = x.into();
+    check_factors(&x, w, h)?;
     let (n, k) = w.shape();
     let m = x.ncols();
     crate::check::ensure_shape("gradient of W", gw.as_ref(), n, k)?;
@@ -363,11 +457,16 @@ pub fn gradient_into<T: Float>(
         let mut wtw = Mat::<T>::zeros(k, k);
         kernels::gram_rows_into(hht.as_mut(), h, par)?;
         kernels::gram_cols_into(wtw.as_mut(), w, par)?;
+        let mut xht = Mat::<T>::zeros(n, k);
+        let mut wtx = Mat::<T>::zeros(k, m);
+        x.mul_into(xht.as_mut(), h.transpose(), par)?;
+        x.lhs_t_mul_into(wtx.as_mut(), w, par)?;
         matmul(gw.rb_mut(), Accum::Replace, w, hht.as_ref(), T::ONE, par);
-        matmul(gw.rb_mut(), Accum::Add, x, h.transpose(), -T::ONE, par);
+        gw -= &xht;
         matmul(gh.rb_mut(), Accum::Replace, wtw.as_ref(), h, T::ONE, par);
-        matmul(gh.rb_mut(), Accum::Add, w.transpose(), x, -T::ONE, par);
+        gh -= &wtx;
     } else {
+        let x = x.require_dense("the gradient of a loss other than Frobenius")?;
         let mut wh = Mat::<T>::zeros(n, m);
         kernels::wh_into(wh.as_mut(), w, h, par)?;
         let b = T::from_f64(beta);

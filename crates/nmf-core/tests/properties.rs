@@ -73,7 +73,7 @@ proptest! {
         kernels::gram_rows_into(hht.as_mut(), h.as_ref(), Par::Seq).unwrap();
         let xx = kernels::squared_norm(x.as_ref());
         let gram = kernels::frobenius_from_grams(xx, xht.as_ref(), w.as_ref(), wtw.as_ref(), hht.as_ref()).unwrap();
-        let direct = frobenius_direct(x.as_ref(), w.as_ref(), h.as_ref(), Par::Seq);
+        let direct = frobenius_direct(x.as_ref(), w.as_ref(), h.as_ref(), Par::Seq).unwrap();
         let scale = xx + kernels::squared_norm(w.as_ref()) * kernels::squared_norm(h.as_ref());
         prop_assert!((gram - direct).abs() <= 1e-12 * (1.0 + scale), "{gram} vs {direct}");
     }

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use faer::{Mat, MatRef, Par};
-use nmf_core::{Float, check};
+use nmf_core::{DataRef, Float, check};
 use rand::SeedableRng;
 use rand_distr::Distribution;
 
@@ -133,8 +133,8 @@ pub fn sklearn_seed(seed: u64) -> Result<u32, InitError> {
     u32::try_from(seed).map_err(|_| InitError::SeedOutOfRange { seed })
 }
 
-fn mean<T: Float>(x: MatRef<'_, T>) -> f64 {
-    nmf_core::kernels::sum(x) / (x.nrows() as f64 * x.ncols() as f64)
+fn mean<T: Float>(x: DataRef<'_, T>) -> f64 {
+    x.sum() / (x.nrows() as f64 * x.ncols() as f64)
 }
 
 /// Computes starting factors for `X ≈ W·H` with `k` components.
@@ -147,8 +147,8 @@ fn mean<T: Float>(x: MatRef<'_, T>) -> f64 {
 /// Invalid `X` (empty, non-finite, negative), `k = 0`, `k > min(n, m)` for the NNDSVD family, a
 /// custom factor of the wrong shape or with invalid values, a seed beyond 32 bits in
 /// `Compat::Sklearn`, or an SVD that does not converge.
-pub fn initialize<T: Float>(
-    x: MatRef<'_, T>,
+pub fn initialize<'a, T: Float>(
+    x: impl Into<DataRef<'a, T>>,
     k: usize,
     init: &Init<T>,
     seed: u64,
@@ -156,7 +156,8 @@ pub fn initialize<T: Float>(
     par: Par,
 ) -> Result<Factors<T>, InitError> {
     let start = Instant::now();
-    check::ensure_data("X", x)?;
+    let x = x.into();
+    x.validate("X")?;
     if k == 0 {
         return Err(nmf_core::CoreError::invalid("n_components", k, "an integer >= 1").into());
     }
@@ -195,6 +196,8 @@ pub fn initialize<T: Float>(
                 });
             }
             let t0 = Instant::now();
+            // The SVDs are dense today; a sparse X gets its own partial SVD (typed error until then).
+            let x = x.require_dense("an SVD-based initialisation")?;
             let (t, path) = match compat {
                 Compat::Sklearn => {
                     let mut rng = RandomState::new(sklearn_seed(seed)?);
@@ -210,12 +213,12 @@ pub fn initialize<T: Float>(
             let (mut w, mut h) = nndsvd(&t);
             match kind {
                 InitKind::NndsvdA => {
-                    let avg = T::from_f64(mean(x));
+                    let avg = T::from_f64(mean(DataRef::Dense(x)));
                     fill_zeros(&mut w, |_| avg);
                     fill_zeros(&mut h, |_| avg);
                 }
                 InitKind::NndsvdAr => {
-                    let avg = T::from_f64(mean(x)).to_f64();
+                    let avg = T::from_f64(mean(DataRef::Dense(x))).to_f64();
                     let mut rng = Normals::new(seed, compat)?;
                     fill_zeros(&mut w, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
                     fill_zeros(&mut h, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
@@ -244,7 +247,7 @@ fn check_custom<T: Float>(
 
 /// `|N(0,1)|·sqrt(mean(X)/k)`, H (k x m) drawn first then W (n x k), each row-major.
 fn random<T: Float>(
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     k: usize,
     seed: u64,
     compat: Compat,

@@ -6,59 +6,77 @@
 //! (in parallel when asked) and each row's gradient is summed in the same order as scikit-learn's
 //! Cython loop: results do not depend on the thread count.
 
+use core::ops::Range;
+
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
-use nmf_core::Float;
 use nmf_core::kernels::matmul;
+use nmf_core::loss::{self, LossScratch};
+use nmf_core::partition::{self, Rows};
+use nmf_core::{DataRef, Float, Penalties};
+use nmf_init::Compat;
+use nmf_init::mt19937::RandomState;
 
-/// Typical rows per block of a sweep. The blocks are cut from the shape alone (a multiple of 8
-/// of them, near-equal, on multiples of 16 rows: see `mu::cuts`), so results never depend on
-/// the thread count and 2 or 4 threads get equal shares (the faces' 400 rows: 8 blocks of 48-64;
-/// their 4096 columns: 32 blocks of 128). Larger blocks amortise the per-coordinate loop setup
-/// (measured at k = 200: 64 rows 19-20 ms per iteration, 128 rows 17-19 ms).
-const ROW_BLOCK: usize = 128;
+use crate::error::NmfError;
+use crate::params::NmfParams;
+use crate::report::{FitWarning, StopReason};
+use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact};
+
+/// The shape-only cut of a sweep over `n` rows ([`partition::sweep_blocks`]) and its grouping
+/// onto tasks, made once per factor.
+struct SweepPlan {
+    blocks: Vec<usize>,
+    groups: Vec<usize>,
+    /// One (empty) scratch slot per group, as `partition::run_groups` wants.
+    slots: Vec<()>,
+}
+
+impl SweepPlan {
+    fn new(n: usize, k: usize, par: Par) -> Self {
+        let blocks = partition::sweep_blocks(n);
+        let groups = partition::groups(&blocks, partition::sweep_par(par, n, k).degree());
+        let slots = vec![(); groups.len()];
+        SweepPlan {
+            blocks,
+            groups,
+            slots,
+        }
+    }
+}
 
 /// One coordinate-descent sweep over the columns of `w` (n x k), in the order `perm`, for
 /// `min_W ½‖X − W·Hᵀ‖² + l1·ΣW + ½·l2·‖W‖²`, given `g = HᵀH + l2·I` (k x k) and
-/// `r = X·H − l1` (n x k).
+/// `r = X·H − l1` (n x k). `grad` and `viol` are n-long scratch.
 ///
 /// Returns scikit-learn's violation: the sum of |projected gradient| over all coordinates, taken
-/// before each coordinate's update.
-///
-/// # Panics
-/// If the shapes disagree (`g` k x k, `r` n x k, `perm` a permutation of 0..k); callers inside
-/// this crate guarantee them.
-pub fn sweep<T: Float>(
+/// before each coordinate's update; summed per block in row order, then over blocks in order.
+fn sweep<T: Float>(
     w: MatMut<'_, T>,
     g: MatRef<'_, T>,
     r: MatRef<'_, T>,
     perm: &[usize],
-    par: Par,
+    plan: &mut SweepPlan,
+    grad: &mut [T],
+    viol: &mut [f64],
 ) -> f64 {
-    let (n, k) = w.shape();
-    assert!(g.shape() == (k, k) && r.shape() == (n, k) && perm.len() == k);
-    let bounds = crate::mu::cuts(n, n.div_ceil(ROW_BLOCK).next_multiple_of(8));
-    let mut blocks = Vec::with_capacity(bounds.len());
-    let mut rest = w;
-    for c in bounds.windows(2) {
-        let (top, bottom) = rest.split_at_row_mut(c[1] - c[0]);
-        blocks.push((c[0], top));
-        rest = bottom;
-    }
-    let run = |(i0, blk): (usize, MatMut<'_, T>)| {
-        let b = blk.nrows();
-        sweep_block(blk, g, r.subrows(i0, b), perm)
+    let n = w.nrows();
+    let (grad, viol) = (&mut grad[..n], &mut viol[..n]);
+    let blocks = &plan.blocks;
+    let work = |part: (Rows<'_, T>, &mut [T], &mut [f64]), _: &mut (), range: Range<usize>| {
+        partition::for_each_piece(part, blocks, range, |(Rows(blk), gr, vi), rows| {
+            sweep_block(blk, g, r.subrows(rows.start, rows.len()), perm, gr, vi);
+        });
     };
-    let violations: Vec<f64> = match par {
-        Par::Seq => blocks.into_iter().map(run).collect(),
-        #[allow(unreachable_patterns)]
-        _ => {
-            use rayon::prelude::*;
-            blocks.into_par_iter().map(run).collect()
-        }
-    };
-    // Summed in block order whatever the scheduling.
-    violations.into_iter().sum()
+    partition::run_groups(
+        (Rows(w), &mut *grad, &mut *viol),
+        &plan.groups,
+        &mut plan.slots,
+        &work,
+    );
+    blocks
+        .windows(2)
+        .map(|c| viol[c[0]..c[1]].iter().sum::<f64>())
+        .sum()
 }
 
 nmf_core::multiversion! {
@@ -66,20 +84,16 @@ nmf_core::multiversion! {
     /// `−r[i, t] + Σ_q g[t, q]·w[i, q]` is summed over q in increasing order (scikit-learn's order,
     /// so the same bits) for all rows of the block at once: plain slice loops the compiler
     /// vectorises at the width [`nmf_core::multiversion!`] selects.
-    fn sweep_block<T: Float>(w: MatMut<'_, T>, g: MatRef<'_, T>, r: MatRef<'_, T>, perm: &[usize]) -> f64 {
+    fn sweep_block<T: Float>(w: MatMut<'_, T>, g: MatRef<'_, T>, r: MatRef<'_, T>, perm: &[usize], grad: &mut [T], viol: &mut [f64]) {
         let mut w = w;
         let (b, k) = w.shape();
-        if w.row_stride() != 1 || r.row_stride() != 1 {
-            // Views built inside this crate are always column-major; keep strided ones correct.
-            let mut wc = w.rb().to_owned();
-            let v = sweep_block(wc.as_mut(), g, r.to_owned().as_ref(), perm);
-            w.copy_from(&wc);
-            return v;
-        }
-        let mut grad = vec![T::ZERO; b];
-        // |projected gradient| per row, summed in row order at the end: vectorisable, unlike
-        // one serial f64 sum.
-        let mut viol = vec![0.0f64; b];
+        assert!(
+            w.row_stride() == 1 && r.row_stride() == 1,
+            "cd keeps its factors and products column-major"
+        );
+        // |projected gradient| per row, summed in row order by the caller: vectorisable,
+        // unlike one serial f64 sum.
+        viol.fill(0.0);
         for &t in perm {
             for (gi, &rv) in grad.iter_mut().zip(col_slice(r, t)) {
                 *gi = -rv;
@@ -119,7 +133,6 @@ nmf_core::multiversion! {
                 }
             }
         }
-        viol.iter().sum()
     }
 }
 
@@ -131,11 +144,20 @@ fn col_slice<'a, T: Float>(a: MatRef<'a, T>, j: usize) -> &'a [T] {
         .as_slice()
 }
 
+/// Whether H changes between W sweeps (a fit) or stays fixed (transform, whose products of H
+/// are then computed once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HRole {
+    Updated,
+    Fixed,
+}
+
 /// State of the coordinate-descent solver: W (n x k) and Hᵀ (m x k), both column-major so that
-/// both sweeps run down contiguous columns, and the Gram/cross products of the last sweep.
-pub(crate) struct CoordinateDescent<T: Float> {
-    pub w: Mat<T>,
-    pub ht: Mat<T>,
+/// both sweeps run down contiguous columns, the Gram/cross products of the last sweep and the
+/// sweep scratch, all sized once.
+struct CoordinateDescent<T: Float> {
+    w: Mat<T>,
+    ht: Mat<T>,
     /// k x k Gram of the fixed factor (plus l2 on the diagonal).
     gram: Mat<T>,
     /// HHᵀ of the current H, when it is known to be current (saves a product per iteration).
@@ -144,16 +166,20 @@ pub(crate) struct CoordinateDescent<T: Float> {
     xht: Mat<T>,
     xtw: Mat<T>,
     perm: Vec<usize>,
+    plan_w: SweepPlan,
+    plan_h: SweepPlan,
+    grad: Vec<T>,
+    viol: Vec<f64>,
     /// Sweeps per factor and iteration with the same products (`NmfParams::inner_sweeps`).
-    pub inner: usize,
-    pub l1_w: T,
-    pub l2_w: T,
-    pub l1_h: T,
-    pub l2_h: T,
+    inner: usize,
+    l1_w: T,
+    l2_w: T,
+    l1_h: T,
+    l2_h: T,
 }
 
 impl<T: Float> CoordinateDescent<T> {
-    pub fn new(w: Mat<T>, h: MatRef<'_, T>, p: &nmf_core::Penalties) -> Self {
+    fn new(w: Mat<T>, h: MatRef<'_, T>, p: &Penalties, inner: usize, par: Par) -> Self {
         let (n, k) = w.shape();
         let m = h.ncols();
         CoordinateDescent {
@@ -165,7 +191,11 @@ impl<T: Float> CoordinateDescent<T> {
             xht: Mat::zeros(n, k),
             xtw: Mat::zeros(m, k),
             perm: (0..k).collect(),
-            inner: 1,
+            plan_w: SweepPlan::new(n, k, par),
+            plan_h: SweepPlan::new(m, k, par),
+            grad: vec![T::ZERO; n.max(m)],
+            viol: vec![0.0; n.max(m)],
+            inner,
             l1_w: T::from_f64(p.l1_w),
             l2_w: T::from_f64(p.l2_w),
             l1_h: T::from_f64(p.l1_h),
@@ -173,24 +203,24 @@ impl<T: Float> CoordinateDescent<T> {
         }
     }
 
-    fn order(&mut self, shuffle: Option<&mut nmf_init::mt19937::RandomState>) {
+    fn order(&mut self, shuffle: Option<&mut RandomState>) {
         match shuffle {
             Some(rng) => rng.permutation_into(&mut self.perm),
             None => self.perm.iter_mut().enumerate().for_each(|(i, p)| *p = i),
         }
     }
 
-    /// The W sweep: G = HHᵀ + l2_W·I, R = XHᵀ − l1_W. `fixed_h` skips recomputing products of an
-    /// unchanged H (transform).
-    pub fn update_w(
+    /// The W sweep: G = HHᵀ + l2_W·I, R = XHᵀ − l1_W. With a fixed H the products of H are
+    /// computed on the first call only.
+    fn update_w(
         &mut self,
-        x: MatRef<'_, T>,
-        fixed_h: bool,
-        shuffle: Option<&mut nmf_init::mt19937::RandomState>,
+        x: DataRef<'_, T>,
+        role: HRole,
+        shuffle: Option<&mut RandomState>,
         par: Par,
-    ) -> f64 {
+    ) -> Result<f64, NmfError> {
         let k = self.w.ncols();
-        if !(fixed_h && self.hht_current) {
+        if !(role == HRole::Fixed && self.hht_current) {
             if !self.hht_current {
                 matmul(
                     self.hht.as_mut(),
@@ -198,17 +228,10 @@ impl<T: Float> CoordinateDescent<T> {
                     self.ht.transpose(),
                     self.ht.as_ref(),
                     T::ONE,
-                    kpar(par, k),
+                    partition::gram_par(par, k),
                 );
             }
-            matmul(
-                self.xht.as_mut(),
-                Accum::Replace,
-                x,
-                self.ht.as_ref(),
-                T::ONE,
-                par,
-            );
+            x.mul_into(self.xht.as_mut(), self.ht.as_ref(), par)?;
             if self.l1_w != T::ZERO {
                 let l1 = self.l1_w;
                 self.xht.for_each_mut(|v| *v -= l1);
@@ -221,21 +244,21 @@ impl<T: Float> CoordinateDescent<T> {
                 self.gram[(t, t)] += self.l2_w;
             }
         }
-        let v = self.sweeps(true, shuffle, par);
-        if !fixed_h {
+        let v = self.sweeps(true, shuffle);
+        if role == HRole::Updated {
             // H is about to change.
             self.hht_current = false;
         }
-        v
+        Ok(v)
     }
 
     /// The H sweep on Hᵀ: G = WᵀW + l2_H·I, R = XᵀW − l1_H.
-    pub fn update_h(
+    fn update_h(
         &mut self,
-        x: MatRef<'_, T>,
-        shuffle: Option<&mut nmf_init::mt19937::RandomState>,
+        x: DataRef<'_, T>,
+        shuffle: Option<&mut RandomState>,
         par: Par,
-    ) -> f64 {
+    ) -> Result<f64, NmfError> {
         let k = self.w.ncols();
         matmul(
             self.gram.as_mut(),
@@ -243,16 +266,9 @@ impl<T: Float> CoordinateDescent<T> {
             self.w.transpose(),
             self.w.as_ref(),
             T::ONE,
-            kpar(par, k),
+            partition::gram_par(par, k),
         );
-        matmul(
-            self.xtw.as_mut(),
-            Accum::Replace,
-            x.transpose(),
-            self.w.as_ref(),
-            T::ONE,
-            par,
-        );
+        x.t_mul_into(self.xtw.as_mut(), self.w.as_ref(), par)?;
         if self.l1_h != T::ZERO {
             let l1 = self.l1_h;
             self.xtw.for_each_mut(|v| *v -= l1);
@@ -262,29 +278,32 @@ impl<T: Float> CoordinateDescent<T> {
                 self.gram[(t, t)] += self.l2_h;
             }
         }
-        let v = self.sweeps(false, shuffle, par);
+        let v = self.sweeps(false, shuffle);
         self.hht_current = false;
-        v
+        Ok(v)
     }
 
     /// `inner` sweeps over W (`on_w`) or Hᵀ with the current products; returns the first
     /// sweep's violation (the one scikit-learn's stopping rule knows). Stops early once a sweep
     /// finds nothing to change.
-    fn sweeps(
-        &mut self,
-        on_w: bool,
-        mut shuffle: Option<&mut nmf_init::mt19937::RandomState>,
-        par: Par,
-    ) -> f64 {
+    fn sweeps(&mut self, on_w: bool, mut shuffle: Option<&mut RandomState>) -> f64 {
         let mut first = None;
         for _ in 0..self.inner.max(1) {
             self.order(shuffle.as_deref_mut());
-            let (f, r) = if on_w {
-                (self.w.as_mut(), self.xht.as_ref())
+            let (f, r, plan) = if on_w {
+                (self.w.as_mut(), self.xht.as_ref(), &mut self.plan_w)
             } else {
-                (self.ht.as_mut(), self.xtw.as_ref())
+                (self.ht.as_mut(), self.xtw.as_ref(), &mut self.plan_h)
             };
-            let v = sweep(f, self.gram.as_ref(), r, &self.perm, par);
+            let v = sweep(
+                f,
+                self.gram.as_ref(),
+                r,
+                &self.perm,
+                plan,
+                &mut self.grad,
+                &mut self.viol,
+            );
             first.get_or_insert(v);
             if v == 0.0 {
                 break;
@@ -295,7 +314,7 @@ impl<T: Float> CoordinateDescent<T> {
 
     /// ½‖X − WH‖² from the products of the last H sweep, without forming WH (Gram identity).
     /// Computes HHᵀ of the new H, which the next W sweep then reuses.
-    pub fn frobenius_after_h(&mut self, x_sqnorm: f64, par: Par) -> f64 {
+    fn frobenius_after_h(&mut self, x_sqnorm: f64, par: Par) -> f64 {
         let k = self.w.ncols();
         matmul(
             self.hht.as_mut(),
@@ -303,7 +322,7 @@ impl<T: Float> CoordinateDescent<T> {
             self.ht.transpose(),
             self.ht.as_ref(),
             T::ONE,
-            kpar(par, k),
+            partition::gram_par(par, k),
         );
         self.hht_current = true;
         // gram = WᵀW + l2_H·I and xtw = XᵀW − l1_H: undo the penalties in the sums.
@@ -321,12 +340,133 @@ impl<T: Float> CoordinateDescent<T> {
     }
 }
 
-/// Parallelism of the k x k Gram products. LIMITS.md found faer's own 2-thread split halving their
-/// speed; `kernels::matmul` splits them into whole sequential blocks instead, which pays from
-/// k = 32 on (faces, k = 50: cd 3.6 -> 3.3-3.6 ms per iteration, within this machine's noise but
-/// never slower). Below that they stay on one thread.
-pub(crate) fn kpar(par: Par, k: usize) -> Par {
-    if k < 32 { Par::Seq } else { par }
+/// The coordinate shuffle stream: NumPy's `RandomState(seed)` (a separate instance from the
+/// init's, as in scikit-learn). Native mode folds a 64-bit seed into the 32 bits it takes.
+fn shuffle_rng(shuffle: bool, seed: u64, compat: Compat) -> Option<Box<RandomState>> {
+    if !shuffle {
+        return None;
+    }
+    let s = match compat {
+        Compat::Sklearn => seed as u32,
+        Compat::Native => (seed ^ (seed >> 32)) as u32,
+    };
+    Some(Box::new(RandomState::new(s)))
+}
+
+/// scikit-learn's `solver="cd"`: one W sweep and one H sweep per iteration, stopped when the
+/// violation falls below `tol` times the first iteration's.
+pub(crate) struct Cd<T: Float> {
+    cd: Box<CoordinateDescent<T>>,
+    rng: Option<Box<RandomState>>,
+    loss_ws: LossScratch<T>,
+    /// The first iteration's violation and the last one's.
+    v_init: Option<f64>,
+    v_last: f64,
+}
+
+impl<T: Float> Solver<T> for Cd<T> {
+    fn new(
+        pb: &Problem<'_, T>,
+        w: Mat<T>,
+        h: Mat<T>,
+        _warnings: &mut Vec<FitWarning>,
+    ) -> Result<Self, NmfError> {
+        let c = pb.c;
+        let (n, m) = pb.x.shape();
+        Ok(Cd {
+            cd: Box::new(CoordinateDescent::new(
+                w,
+                h.as_ref(),
+                &pb.pen,
+                c.inner_sweeps,
+                c.par,
+            )),
+            rng: shuffle_rng(c.shuffle, c.seed, c.compat),
+            loss_ws: LossScratch::new(n, m, c.n_components, c.par),
+            v_init: None,
+            v_last: 0.0,
+        })
+    }
+
+    fn step(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
+        let par = pb.par();
+        let mut v = self
+            .cd
+            .update_w(pb.x, HRole::Updated, self.rng.as_deref_mut(), par)?;
+        v += self.cd.update_h(pb.x, self.rng.as_deref_mut(), par)?;
+        self.v_last = v;
+        Ok(None)
+    }
+
+    fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
+        ensure_finite("W", self.cd.w.as_ref(), iter)?;
+        ensure_finite("H", self.cd.ht.as_ref(), iter)
+    }
+
+    fn objective(&mut self, pb: &Problem<'_, T>, after_step: bool) -> Result<f64, NmfError> {
+        let (w, h) = (self.cd.w.as_ref(), self.cd.ht.transpose());
+        if !after_step {
+            let c = pb.c;
+            return Ok(loss::objective_with(
+                &mut self.loss_ws,
+                pb.x,
+                w,
+                h,
+                c.loss,
+                &pb.pen,
+                c.par,
+            )?);
+        }
+        let d = self.cd.frobenius_after_h(pb.x_sqnorm, pb.par());
+        let (w, h) = (self.cd.w.as_ref(), self.cd.ht.transpose());
+        gram_or_exact(d, &mut self.loss_ws, pb, w, h)
+    }
+
+    fn converged(
+        &mut self,
+        pb: &Problem<'_, T>,
+        _iter: usize,
+    ) -> Result<Option<StopReason>, NmfError> {
+        let v0 = *self.v_init.get_or_insert(self.v_last);
+        Ok(if v0 == 0.0 {
+            Some(StopReason::NoViolation)
+        } else if self.v_last / v0 <= pb.c.tol {
+            Some(StopReason::Converged)
+        } else {
+            None
+        })
+    }
+
+    fn factors(&self) -> Option<(MatRef<'_, T>, MatRef<'_, T>)> {
+        Some((self.cd.w.as_ref(), self.cd.ht.transpose()))
+    }
+
+    fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
+        let h = self.cd.ht.transpose().to_owned();
+        Ok((self.cd.w, h))
+    }
+
+    /// scikit-learn's cd `transform`: W sweeps from zeros with H fixed, until the violation falls
+    /// below `tol` times the first.
+    fn solve_w(
+        c: &NmfParams<T>,
+        h: MatRef<'_, T>,
+        x: DataRef<'_, T>,
+        pen: &Penalties,
+    ) -> Result<Mat<T>, NmfError> {
+        let (n, k) = (x.nrows(), h.nrows());
+        let mut cd = CoordinateDescent::new(Mat::zeros(n, k), h, pen, c.inner_sweeps, c.par);
+        let mut rng = shuffle_rng(c.shuffle, c.seed, c.compat);
+        let mut v_init = None;
+        for _ in 0..c.max_iter {
+            let v = cd.update_w(x, HRole::Fixed, rng.as_deref_mut(), c.par)?;
+            let v0 = *v_init.get_or_insert(v);
+            if v0 == 0.0 || v / v0 <= c.tol {
+                break;
+            }
+        }
+        Ok(cd.w)
+    }
 }
 
 #[cfg(test)]
@@ -340,14 +480,24 @@ mod tests {
         let mut w = Mat::<f64>::from_fn(1, 1, |_, _| 0.7);
         let g = Mat::from_fn(1, 1, |_, _| h * h + l2);
         let r = Mat::from_fn(1, 1, |_, _| x * h - l1);
-        let v = sweep(w.as_mut(), g.as_ref(), r.as_ref(), &[0], Par::Seq);
+        let mut plan = SweepPlan::new(1, 1, Par::Seq);
+        let (mut grad, mut viol) = ([0.0f64], [0.0f64]);
+        let v = sweep(
+            w.as_mut(),
+            g.as_ref(),
+            r.as_ref(),
+            &[0],
+            &mut plan,
+            &mut grad,
+            &mut viol,
+        );
         assert!((w[(0, 0)] - (x * h - l1) / (h * h + l2)).abs() < 1e-15);
         assert!((v - ((h * h + l2) * 0.7 - (x * h - l1)).abs()).abs() < 1e-12);
     }
 
     #[test]
     fn blocks_and_threads_do_not_change_the_result() {
-        let n = 3 * ROW_BLOCK + 17;
+        let n = 3 * partition::SWEEP_ROWS + 17;
         let k = 5;
         let w0 = Mat::<f32>::from_fn(n, k, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0);
         let g = Mat::<f32>::from_fn(k, k, |i, j| if i == j { 3.0 } else { 0.3 });
@@ -355,9 +505,64 @@ mod tests {
         let perm = [3, 1, 4, 0, 2];
         let mut a = w0.clone();
         let mut b = w0.clone();
-        let va = sweep(a.as_mut(), g.as_ref(), r.as_ref(), &perm, Par::Seq);
-        let vb = sweep(b.as_mut(), g.as_ref(), r.as_ref(), &perm, Par::rayon(2));
+        let run = |w: &mut Mat<f32>, par| {
+            let mut plan = SweepPlan::new(n, 64, par);
+            let (mut grad, mut viol) = (vec![0.0f32; n], vec![0.0f64; n]);
+            let perm = &perm;
+            sweep(
+                w.as_mut(),
+                g.as_ref(),
+                r.as_ref(),
+                perm,
+                &mut plan,
+                &mut grad,
+                &mut viol,
+            )
+        };
+        let va = run(&mut a, Par::Seq);
+        let vb = run(&mut b, Par::rayon(2));
         assert_eq!(a, b);
         assert_eq!(va, vb);
+    }
+
+    proptest::proptest! {
+        /// Every coordinate-descent sweep is non-increasing for the penalised objective.
+        #[test]
+        fn sweeps_never_increase_the_objective(
+            (n, m, k, seed) in crate::test_support::dims(),
+            reg in crate::test_support::penalties(),
+            shuffle in proptest::prelude::any::<bool>(),
+        ) {
+            use crate::test_support::{objective, problem, slack};
+            use nmf_core::Loss;
+            let (x, mut w, h0) = problem(n, m, k, seed);
+            let mut ht = h0.transpose().to_owned();
+            let p = reg.scaled(n, m);
+            let mut rng = RandomState::new(seed as u32);
+            let mut perm: Vec<usize> = (0..k).collect();
+            let (mut plan_w, mut plan_h) = (SweepPlan::new(n, k, Par::Seq), SweepPlan::new(m, k, Par::Seq));
+            let (mut grad, mut viol) = (vec![0.0f64; n.max(m)], vec![0.0f64; n.max(m)]);
+            let obj = |w: &Mat<f64>, ht: &Mat<f64>| objective(x.as_ref(), w.as_ref(), ht.transpose(), Loss::Frobenius, &reg);
+            let mut prev = obj(&w, &ht);
+            for _ in 0..15 {
+                if shuffle { rng.permutation_into(&mut perm); }
+                let mut g = ht.transpose() * &ht;
+                for t in 0..k { g[(t, t)] += p.l2_w; }
+                let mut r = &x * &ht;
+                r.for_each_mut(|v| *v -= p.l1_w);
+                sweep(w.as_mut(), g.as_ref(), r.as_ref(), &perm, &mut plan_w, &mut grad, &mut viol);
+                let o = obj(&w, &ht);
+                proptest::prop_assert!(o <= prev + slack(prev, &x, 2.0), "W sweep: {prev} -> {o}");
+                prev = o;
+                let mut g = w.transpose() * &w;
+                for t in 0..k { g[(t, t)] += p.l2_h; }
+                let mut r = x.transpose() * &w;
+                r.for_each_mut(|v| *v -= p.l1_h);
+                sweep(ht.as_mut(), g.as_ref(), r.as_ref(), &perm, &mut plan_h, &mut grad, &mut viol);
+                let o = obj(&w, &ht);
+                proptest::prop_assert!(o <= prev + slack(prev, &x, 2.0), "H sweep: {prev} -> {o}");
+                prev = o;
+            }
+        }
     }
 }

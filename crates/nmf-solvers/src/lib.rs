@@ -30,18 +30,25 @@
 //! check (negative X with custom init, NaN in custom factors, negative X in `transform`) we
 //! return an error. An all-zero start error stops `mu` at once instead of iterating on NaN.
 
-pub mod cd;
+mod cd;
+mod driver;
 mod error;
-mod fit;
-pub mod mu;
-pub mod opnmf;
+mod model;
+mod mu;
+mod opnmf;
 mod params;
-pub mod pg;
+mod pg;
 mod report;
+mod solver;
+#[cfg(test)]
+mod test_support;
+mod transform;
 
+pub use driver::Observer;
 pub use error::NmfError;
-pub use fit::{NmfModel, transform_with_h};
+pub use model::NmfModel;
 pub use opnmf::OpnmfNorm;
 pub use params::{Nmf, NmfConfig, NmfParams, PgVariant, SolverKind};
 pub use pg::LegacySparseness;
 pub use report::{FitReport, FitWarning, IterInfo, StopReason};
+pub use transform::transform_with_h;

@@ -9,13 +9,23 @@
 //! tile at a time, so no n x m temporary is ever allocated and the bits do not depend on the
 //! thread count.
 
+use core::ops::Range;
+
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use nmf_core::data::np_pow;
 use nmf_core::kernels::matmul;
-use nmf_core::{Float, SKLEARN_EPS};
+use nmf_core::loss::{self, LossScratch};
+use nmf_core::partition::{self, Cols, Rows, TilePlan};
+use nmf_core::{DataRef, Float, Loss, Penalties, SKLEARN_EPS};
+
+use crate::error::NmfError;
+use crate::params::NmfParams;
+use crate::report::{FitWarning, StopReason};
+use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact, gram_or_exact_divergence};
 
 /// The MM exponent γ(β): 1/(2−β) for β < 1, 1 for 1 ≤ β ≤ 2, 1/(β−1) for β > 2.
-pub fn gamma(beta: f64) -> f64 {
+fn gamma(beta: f64) -> f64 {
     if beta < 1.0 {
         1.0 / (2.0 - beta)
     } else if beta > 2.0 {
@@ -25,36 +35,54 @@ pub fn gamma(beta: f64) -> f64 {
     }
 }
 
-/// `x^e` with NumPy's fast paths for the exponents it special-cases (−1, 0, ½, 1, 2), so
-/// results match scikit-learn's `**` to the last bit.
-#[inline(always)]
-fn np_pow<T: Float>(x: T, e: f64) -> T {
-    if e == 2.0 {
-        x * x
-    } else if e == -1.0 {
-        T::ONE / x
-    } else if e == 0.5 {
-        x.sqrt()
-    } else if e == 1.0 {
-        x
-    } else if e == 0.0 {
-        T::ONE
-    } else {
-        x.powf(T::from_f64(e))
+/// Penalty coefficients of one factor, in the data's precision.
+#[derive(Debug, Clone, Copy)]
+struct FactorPenalty<T> {
+    /// L1 coefficient (already scaled).
+    l1: T,
+    /// L2 coefficient (already scaled).
+    l2: T,
+}
+
+impl<T: Float> FactorPenalty<T> {
+    fn w(p: &Penalties) -> Self {
+        FactorPenalty {
+            l1: T::from_f64(p.l1_w),
+            l2: T::from_f64(p.l2_w),
+        }
+    }
+    fn h(p: &Penalties) -> Self {
+        FactorPenalty {
+            l1: T::from_f64(p.l1_h),
+            l2: T::from_f64(p.l2_h),
+        }
     }
 }
 
-/// Penalty coefficients of one factor, in the data's precision.
-#[derive(Debug, Clone, Copy)]
-pub struct FactorPenalty<T> {
-    /// L1 coefficient (already scaled).
-    pub l1: T,
-    /// L2 coefficient (already scaled).
-    pub l2: T,
+/// The blockwise plan of one half-step and its grouping onto tasks.
+struct Blockwise {
+    plan: TilePlan,
+    groups: Vec<usize>,
 }
 
-/// Reusable buffers for the updates of an n x m problem with k components.
-pub struct Workspace<T: Float> {
+impl Blockwise {
+    fn new(along: usize, across: usize, threads: usize) -> Self {
+        let plan = TilePlan::new(along, across);
+        let groups = partition::groups(&plan.pieces, threads);
+        Blockwise { plan, groups }
+    }
+}
+
+/// Whether H changes between W half-steps (a fit) or stays fixed (transform: for β = 2 its
+/// products are then computed once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HRole {
+    Updated,
+    Fixed,
+}
+
+/// Buffers for the updates of an n x m problem with k components, sized once.
+struct Workspace<T: Float> {
     num_w: Mat<T>,
     den_w: Mat<T>,
     num_h: Mat<T>,
@@ -64,16 +92,23 @@ pub struct Workspace<T: Float> {
     /// after an H update, then reused by the next W update).
     hht: Mat<T>,
     hht_current: bool,
-    /// Two tiles per worker for the β ≠ 2 updates (grown on first use to the thread count).
+    /// β ≠ 2: the plans of both half-steps and two tiles per task.
+    on_w: Blockwise,
+    on_h: Blockwise,
     scratch: Vec<Vec<T>>,
+    tile_len: usize,
     sums: Vec<T>,
     /// For β = 2 with H fixed (transform): XHᵀ and HHᵀ stay valid across iterations.
     fixed_h_ready: bool,
 }
 
 impl<T: Float> Workspace<T> {
-    /// Buffers for X n x m and k components.
-    pub fn new(n: usize, m: usize, k: usize) -> Self {
+    /// Buffers for X n x m, k components and loss β on `par`'s threads.
+    fn new(n: usize, m: usize, k: usize, beta: f64, par: Par) -> Self {
+        let threads = par.degree().max(1);
+        let (on_w, on_h) = (Blockwise::new(n, m, threads), Blockwise::new(m, n, threads));
+        let tile_len = on_w.plan.tile_len().max(on_h.plan.tile_len());
+        let tasks = if beta == 2.0 { 0 } else { threads };
         Workspace {
             num_w: Mat::zeros(n, k),
             den_w: Mat::zeros(n, k),
@@ -82,67 +117,14 @@ impl<T: Float> Workspace<T> {
             kk: Mat::zeros(k, k),
             hht: Mat::zeros(k, k),
             hht_current: false,
-            scratch: Vec::new(),
+            on_w,
+            on_h,
+            scratch: (0..tasks).map(|_| vec![T::ZERO; 2 * tile_len]).collect(),
+            tile_len,
             sums: vec![T::ZERO; k],
             fixed_h_ready: false,
         }
     }
-}
-
-nmf_core::multiversion! {
-/// Fills `fx` with `X ⊙ Λs^(β−2)` and, unless β = 1, overwrites `wh` with `Λd^(β−1)`, where
-/// Λs (Λd) is `WH` clipped at EPS for β < 2 (β < 1).
-///
-/// One pass per column over contiguous slices, with the β cases hoisted out of the loop so the
-/// common losses (KL, IS) compile to straight vector code.
-fn elementwise<T: Float>(x: MatRef<'_, T>, wh: MatMut<'_, T>, fx: MatMut<'_, T>, beta: f64) {
-    let (mut wh, mut fx) = (wh, fx);
-    let eps = T::from_f64(SKLEARN_EPS);
-    let clip = |y: T| if y < eps { eps } else { y };
-    for j in 0..x.ncols() {
-        let xc = x.col(j);
-        let mut whc = wh.rb_mut().col_mut(j);
-        let mut fxc = fx.rb_mut().col_mut(j);
-        let (Some(xs), Some(ys), Some(fs)) = (
-            xc.try_as_col_major().map(|c| c.as_slice()),
-            whc.rb_mut()
-                .try_as_col_major_mut()
-                .map(|c| c.as_slice_mut()),
-            fxc.rb_mut()
-                .try_as_col_major_mut()
-                .map(|c| c.as_slice_mut()),
-        ) else {
-            // Strided views (never produced inside this crate): the plain loop.
-            for i in 0..x.nrows() {
-                let (xv, y) = (x[(i, j)], wh[(i, j)]);
-                let ys = if beta < 2.0 { clip(y) } else { y };
-                fx[(i, j)] = np_pow(ys, beta - 2.0) * xv;
-                if beta != 1.0 {
-                    wh[(i, j)] = np_pow(if beta < 1.0 { clip(y) } else { y }, beta - 1.0);
-                }
-            }
-            continue;
-        };
-        if beta == 1.0 {
-            for ((f, &xv), &y) in fs.iter_mut().zip(xs).zip(ys.iter()) {
-                *f = xv / clip(y);
-            }
-        } else if beta == 0.0 {
-            for ((f, &xv), y) in fs.iter_mut().zip(xs).zip(ys.iter_mut()) {
-                let r = T::ONE / clip(*y);
-                *f = r * r * xv;
-                *y = r;
-            }
-        } else {
-            for ((f, &xv), y) in fs.iter_mut().zip(xs).zip(ys.iter_mut()) {
-                let v = *y;
-                let s = if beta < 2.0 { clip(v) } else { v };
-                *f = np_pow(s, beta - 2.0) * xv;
-                *y = np_pow(if beta < 1.0 { clip(v) } else { v }, beta - 1.0);
-            }
-        }
-    }
-}
 }
 
 nmf_core::multiversion! {
@@ -194,51 +176,31 @@ fn apply<T: Float>(f: MatMut<'_, T>, num: MatRef<'_, T>, den: MatRef<'_, T>, p: 
 }
 }
 
-/// Sets entries below float64 epsilon to zero (scikit-learn's stability clipping).
-fn clip_tiny<T: Float>(mut f: MatMut<'_, T>) {
-    let tiny = T::from_f64(f64::EPSILON);
-    for j in 0..f.ncols() {
-        for i in 0..f.nrows() {
-            if f[(i, j)] < tiny {
-                f[(i, j)] = T::ZERO;
-            }
-        }
-    }
-}
-
 /// The multiplicative half-step on W with H fixed, followed (β < 1) by scikit-learn's clipping.
 ///
-/// `h_fixed` says H has not changed since the previous call with this workspace (transform):
-/// for β = 2 the products XHᵀ and HHᵀ are then reused. Unlike scikit-learn, the cached H row
-/// sums are never modified by the L1 penalty (its KL transform accumulates it: ALGORITHMS.md 4.5).
-pub fn update_w<T: Float>(
+/// With a fixed H (transform) and β = 2 the products XHᵀ and HHᵀ are reused. Unlike
+/// scikit-learn, the cached H row sums are never modified by the L1 penalty (its KL transform
+/// accumulates it: docs/algorithms.md 4.5).
+fn update_w<T: Float>(
     mut w: MatMut<'_, T>,
     h: MatRef<'_, T>,
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     beta: f64,
     p: FactorPenalty<T>,
     ws: &mut Workspace<T>,
-    h_fixed: bool,
+    role: HRole,
     par: Par,
-) {
+) -> Result<(), NmfError> {
     let k = w.ncols();
-    let g = gamma(beta);
     if beta != 2.0 {
         if beta == 1.0 {
             row_sums(h, &mut ws.sums);
         }
-        blockwise_w(w, h, x, beta, p, ws, par);
-        return;
+        blockwise_w(w, h, x, beta, p, ws);
+        return Ok(());
     }
-    if !(h_fixed && ws.fixed_h_ready) {
-        matmul(
-            ws.num_w.as_mut(),
-            Accum::Replace,
-            x,
-            h.transpose(),
-            T::ONE,
-            par,
-        );
+    if !(role == HRole::Fixed && ws.fixed_h_ready) {
+        x.mul_into(ws.num_w.as_mut(), h.transpose(), par)?;
         if !ws.hht_current {
             matmul(
                 ws.hht.as_mut(),
@@ -246,36 +208,40 @@ pub fn update_w<T: Float>(
                 h,
                 h.transpose(),
                 T::ONE,
-                crate::cd::kpar(par, k),
+                partition::gram_par(par, k),
             );
             ws.hht_current = true;
         }
-        ws.fixed_h_ready = h_fixed;
+        ws.fixed_h_ready = role == HRole::Fixed;
     }
-    // n x k x k: a few MFLOP, faster on one thread (LIMITS.md: W(HHᵀ) at k = 50 runs at 99
-    // GFLOP/s on one thread, 58 on two).
-    let small = 2 * w.nrows() * k * k < 16_000_000;
     matmul(
         ws.den_w.as_mut(),
         Accum::Replace,
         w.rb(),
         ws.hht.as_ref(),
         T::ONE,
-        if small { Par::Seq } else { par },
+        partition::small_product_par(par, w.nrows(), k),
     );
-    apply(w.rb_mut(), ws.num_w.as_ref(), ws.den_w.as_ref(), p, g);
+    apply(
+        w.rb_mut(),
+        ws.num_w.as_ref(),
+        ws.den_w.as_ref(),
+        p,
+        gamma(beta),
+    );
+    Ok(())
 }
 
 /// The multiplicative half-step on H with W fixed, followed (β ≤ 1) by scikit-learn's clipping.
-pub fn update_h<T: Float>(
+fn update_h<T: Float>(
     w: MatRef<'_, T>,
     mut h: MatMut<'_, T>,
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     beta: f64,
     p: FactorPenalty<T>,
     ws: &mut Workspace<T>,
     par: Par,
-) {
+) -> Result<(), NmfError> {
     let k = w.ncols();
     ws.fixed_h_ready = false;
     ws.hht_current = false;
@@ -289,24 +255,17 @@ pub fn update_h<T: Float>(
                 }
             }
         }
-        blockwise_h(w, h, x, beta, p, ws, par);
-        return;
+        blockwise_h(w, h, x, beta, p, ws);
+        return Ok(());
     }
-    matmul(
-        ws.num_h.as_mut(),
-        Accum::Replace,
-        w.transpose(),
-        x,
-        T::ONE,
-        par,
-    );
+    x.lhs_t_mul_into(ws.num_h.as_mut(), w, par)?;
     matmul(
         ws.kk.as_mut(),
         Accum::Replace,
         w.transpose(),
         w,
         T::ONE,
-        crate::cd::kpar(par, k),
+        partition::gram_par(par, k),
     );
     matmul(
         ws.den_h.as_mut(),
@@ -317,6 +276,19 @@ pub fn update_h<T: Float>(
         par,
     );
     apply(h.rb_mut(), ws.num_h.as_ref(), ws.den_h.as_ref(), p, 1.0);
+    Ok(())
+}
+
+/// Sets entries below float64 epsilon to zero (scikit-learn's stability clipping).
+fn clip_tiny<T: Float>(mut f: MatMut<'_, T>) {
+    let tiny = T::from_f64(f64::EPSILON);
+    for j in 0..f.ncols() {
+        for i in 0..f.nrows() {
+            if f[(i, j)] < tiny {
+                f[(i, j)] = T::ZERO;
+            }
+        }
+    }
 }
 
 /// `sums[t] = Σ_j h[t, j]`, walking H's columns in memory order.
@@ -340,134 +312,30 @@ fn col_sums<T: Float>(w: MatRef<'_, T>, sums: &mut [T]) {
     }
 }
 
-/// Entries of one scratch tile of `WH` (and one of `X ⊙ …`): small enough that both tiles and
-/// the factor panels they meet stay in a core's L2 cache.
-const TILE: usize = 32 * 1024;
-
-/// Boundaries of `parts` near-equal pieces of `0..d`, on multiples of 16 where the pieces allow
-/// (whole SIMD registers for faer's kernels). A function of `d` and `parts` only.
-pub(crate) fn cuts(d: usize, parts: usize) -> Vec<usize> {
-    let parts = parts.clamp(1, d.max(1));
-    let align = if d >= 16 * parts { 16 } else { 1 };
-    let mut b: Vec<usize> = (0..=parts)
-        .map(|i| ((i * d / parts + align / 2) / align * align).min(d))
-        .collect();
-    b[parts] = d;
-    b.dedup();
-    b
-}
-
-/// One independent piece of a blockwise update: a block of rows of W (or of columns of H),
-/// starting at `at`, with its numerator and denominator.
-struct Piece<'a, T> {
-    at: usize,
-    f: MatMut<'a, T>,
-    num: MatMut<'a, T>,
-    den: MatMut<'a, T>,
-}
-
-/// Runs `work` on every piece, the pieces cut into one contiguous group per thread, each group
-/// with its own scratch (two tiles).
-fn run_pieces<T: Float>(
-    pieces: Vec<Piece<'_, T>>,
-    scratch: &mut Vec<Vec<T>>,
-    par: Par,
-    work: impl Fn(&mut Piece<'_, T>, &mut [T]) + Sync,
-) {
-    let groups = par.degree().clamp(1, pieces.len().max(1));
-    if scratch.len() < groups {
-        scratch.resize_with(groups, || vec![T::ZERO; 2 * TILE]);
-    }
-    let bounds = cuts(pieces.len(), groups);
-    let mut rest = pieces;
-    let mut grouped = Vec::with_capacity(groups);
-    for c in bounds.windows(2).rev() {
-        grouped.push(rest.split_off(c[0]));
-    }
-    if grouped.len() <= 1 {
-        for mut pc in grouped.into_iter().flatten() {
-            work(&mut pc, &mut scratch[0]);
-        }
-        return;
-    }
-    use rayon::prelude::*;
-    grouped
-        .into_par_iter()
-        .zip(scratch.par_iter_mut())
-        .for_each(|(group, tile)| {
-            for mut pc in group {
-                work(&mut pc, tile);
-            }
-        });
-}
-
-/// Cuts `f`, `num` and `den` into pieces along rows (`by_rows`) or columns at `bounds`.
-fn pieces<'a, T: Float>(
-    mut f: MatMut<'a, T>,
-    mut num: MatMut<'a, T>,
-    mut den: MatMut<'a, T>,
-    bounds: &[usize],
-    by_rows: bool,
-) -> Vec<Piece<'a, T>> {
-    let mut out = Vec::with_capacity(bounds.len());
-    for c in bounds.windows(2) {
-        let len = c[1] - c[0];
-        let (a, b, d);
-        if by_rows {
-            (a, f) = f.split_at_row_mut(len);
-            (b, num) = num.split_at_row_mut(len);
-            (d, den) = den.split_at_row_mut(len);
-        } else {
-            (a, f) = f.split_at_col_mut(len);
-            (b, num) = num.split_at_col_mut(len);
-            (d, den) = den.split_at_col_mut(len);
-        }
-        out.push(Piece {
-            at: c[0],
-            f: a,
-            num: b,
-            den: d,
-        });
-    }
-    out
-}
-
-/// Pieces along an axis of length `along` (a multiple of 8 of them, so 1, 2, 4 or 8 threads
-/// share them evenly) and the chunks each piece walks along the other axis (`across`), sized so
-/// one chunk's tile fits [`TILE`].
-fn plan(along: usize, across: usize) -> (Vec<usize>, Vec<usize>) {
-    let piece_cuts = cuts(along, along.div_ceil(256).next_multiple_of(8));
-    let widest = piece_cuts
-        .windows(2)
-        .map(|c| c[1] - c[0])
-        .max()
-        .unwrap_or(1);
-    let chunk = (TILE / widest.max(1)).max(1);
-    let chunk_cuts = cuts(across, across.div_ceil(chunk));
-    (piece_cuts, chunk_cuts)
-}
-
 /// Finishes a piece: the β = 1 denominator (a broadcast sum), the update, the clipping.
 fn finish<T: Float>(
-    pc: &mut Piece<'_, T>,
+    f: MatMut<'_, T>,
+    num: MatRef<'_, T>,
+    mut den: MatMut<'_, T>,
     sums: &[T],
     beta: f64,
     p: FactorPenalty<T>,
     by_rows: bool,
 ) {
+    let mut f = f;
     if beta == 1.0 {
         for (t, &s) in sums.iter().enumerate() {
             if by_rows {
-                pc.den.rb_mut().col_mut(t).fill(s);
+                den.rb_mut().col_mut(t).fill(s);
             } else {
-                pc.den.rb_mut().row_mut(t).fill(s);
+                den.rb_mut().row_mut(t).fill(s);
             }
         }
     }
-    apply(pc.f.rb_mut(), pc.num.rb(), pc.den.rb(), p, gamma(beta));
+    apply(f.rb_mut(), num, den.rb(), p, gamma(beta));
     let clip = if by_rows { beta < 1.0 } else { beta <= 1.0 };
     if clip {
-        clip_tiny(pc.f.rb_mut());
+        clip_tiny(f);
     }
 }
 
@@ -481,114 +349,92 @@ fn finish<T: Float>(
 fn blockwise_w<T: Float>(
     w: MatMut<'_, T>,
     h: MatRef<'_, T>,
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     beta: f64,
     p: FactorPenalty<T>,
     ws: &mut Workspace<T>,
-    par: Par,
 ) {
     use faer::linalg::matmul::matmul as gemm;
-    let (n, m) = x.shape();
-    let (rows, cols) = plan(n, m);
-    let sums = &ws.sums;
-    let ps = pieces(w, ws.num_w.as_mut(), ws.den_w.as_mut(), &rows, true);
-    run_pieces(ps, &mut ws.scratch, par, |pc, tile| {
-        let r = pc.f.nrows();
-        let (t_wh, t_fx) = tile.split_at_mut(TILE);
-        for (ci, c) in cols.windows(2).enumerate() {
-            let cb = c[1] - c[0];
-            let hb = h.subcols(c[0], cb);
-            let mut wh = MatMut::from_column_major_slice_mut(&mut t_wh[..r * cb], r, cb);
-            let mut fx = MatMut::from_column_major_slice_mut(&mut t_fx[..r * cb], r, cb);
-            gemm(wh.rb_mut(), Accum::Replace, pc.f.rb(), hb, T::ONE, Par::Seq);
-            elementwise(
-                x.submatrix(pc.at, c[0], r, cb),
-                wh.rb_mut(),
-                fx.rb_mut(),
-                beta,
-            );
-            let acc = if ci == 0 { Accum::Replace } else { Accum::Add };
-            gemm(
-                pc.num.rb_mut(),
-                acc,
-                fx.rb(),
-                hb.transpose(),
-                T::ONE,
-                Par::Seq,
-            );
-            if beta != 1.0 {
-                gemm(
-                    pc.den.rb_mut(),
-                    acc,
-                    wh.rb(),
-                    hb.transpose(),
-                    T::ONE,
-                    Par::Seq,
-                );
-            }
-        }
-        finish(pc, sums, beta, p, true);
-    });
+    let (plan, sums, tile_len) = (&ws.on_w.plan, &ws.sums, ws.tile_len);
+    let state = (Rows(w), Rows(ws.num_w.as_mut()), Rows(ws.den_w.as_mut()));
+    let work = |part: (Rows<'_, T>, Rows<'_, T>, Rows<'_, T>),
+                tile: &mut Vec<T>,
+                range: Range<usize>| {
+        partition::for_each_piece(
+            part,
+            &plan.pieces,
+            range,
+            |(Rows(mut f), Rows(mut num), Rows(den)), rows| {
+                let r = rows.len();
+                let mut den = den;
+                let (t_wh, t_fx) = tile.split_at_mut(tile_len);
+                for (ci, c) in plan.chunks.windows(2).enumerate() {
+                    let cb = c[1] - c[0];
+                    let hb = h.subcols(c[0], cb);
+                    let mut wh = MatMut::from_column_major_slice_mut(&mut t_wh[..r * cb], r, cb);
+                    let mut fx = MatMut::from_column_major_slice_mut(&mut t_fx[..r * cb], r, cb);
+                    gemm(wh.rb_mut(), Accum::Replace, f.rb(), hb, T::ONE, Par::Seq);
+                    x.mu_tile(rows.start, c[0], wh.rb_mut(), fx.rb_mut(), beta);
+                    let acc = if ci == 0 { Accum::Replace } else { Accum::Add };
+                    gemm(num.rb_mut(), acc, fx.rb(), hb.transpose(), T::ONE, Par::Seq);
+                    if beta != 1.0 {
+                        gemm(den.rb_mut(), acc, wh.rb(), hb.transpose(), T::ONE, Par::Seq);
+                    }
+                }
+                finish(f.rb_mut(), num.rb(), den, sums, beta, p, true);
+            },
+        );
+    };
+    partition::run_groups(state, &ws.on_w.groups, &mut ws.scratch, &work);
 }
 
 /// The β ≠ 2 half-step on H, in independent blocks of columns (see [`blockwise_w`]).
 fn blockwise_h<T: Float>(
     w: MatRef<'_, T>,
     h: MatMut<'_, T>,
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     beta: f64,
     p: FactorPenalty<T>,
     ws: &mut Workspace<T>,
-    par: Par,
 ) {
     use faer::linalg::matmul::matmul as gemm;
-    let (n, m) = x.shape();
-    let (cols, rows) = plan(m, n);
-    let sums = &ws.sums;
-    let ps = pieces(h, ws.num_h.as_mut(), ws.den_h.as_mut(), &cols, false);
-    run_pieces(ps, &mut ws.scratch, par, |pc, tile| {
-        let cb = pc.f.ncols();
-        let (t_wh, t_fx) = tile.split_at_mut(TILE);
-        for (ri, r) in rows.windows(2).enumerate() {
-            let rb = r[1] - r[0];
-            let wb = w.subrows(r[0], rb);
-            let mut wh = MatMut::from_column_major_slice_mut(&mut t_wh[..rb * cb], rb, cb);
-            let mut fx = MatMut::from_column_major_slice_mut(&mut t_fx[..rb * cb], rb, cb);
-            gemm(wh.rb_mut(), Accum::Replace, wb, pc.f.rb(), T::ONE, Par::Seq);
-            elementwise(
-                x.submatrix(r[0], pc.at, rb, cb),
-                wh.rb_mut(),
-                fx.rb_mut(),
-                beta,
-            );
-            let acc = if ri == 0 { Accum::Replace } else { Accum::Add };
-            gemm(
-                pc.num.rb_mut(),
-                acc,
-                wb.transpose(),
-                fx.rb(),
-                T::ONE,
-                Par::Seq,
-            );
-            if beta != 1.0 {
-                gemm(
-                    pc.den.rb_mut(),
-                    acc,
-                    wb.transpose(),
-                    wh.rb(),
-                    T::ONE,
-                    Par::Seq,
-                );
-            }
-        }
-        finish(pc, sums, beta, p, false);
-    });
+    let (plan, sums, tile_len) = (&ws.on_h.plan, &ws.sums, ws.tile_len);
+    let state = (Cols(h), Cols(ws.num_h.as_mut()), Cols(ws.den_h.as_mut()));
+    let work = |part: (Cols<'_, T>, Cols<'_, T>, Cols<'_, T>),
+                tile: &mut Vec<T>,
+                range: Range<usize>| {
+        partition::for_each_piece(
+            part,
+            &plan.pieces,
+            range,
+            |(Cols(mut f), Cols(mut num), Cols(den)), cols| {
+                let cb = cols.len();
+                let mut den = den;
+                let (t_wh, t_fx) = tile.split_at_mut(tile_len);
+                for (ri, r) in plan.chunks.windows(2).enumerate() {
+                    let rb = r[1] - r[0];
+                    let wb = w.subrows(r[0], rb);
+                    let mut wh = MatMut::from_column_major_slice_mut(&mut t_wh[..rb * cb], rb, cb);
+                    let mut fx = MatMut::from_column_major_slice_mut(&mut t_fx[..rb * cb], rb, cb);
+                    gemm(wh.rb_mut(), Accum::Replace, wb, f.rb(), T::ONE, Par::Seq);
+                    x.mu_tile(r[0], cols.start, wh.rb_mut(), fx.rb_mut(), beta);
+                    let acc = if ri == 0 { Accum::Replace } else { Accum::Add };
+                    gemm(num.rb_mut(), acc, wb.transpose(), fx.rb(), T::ONE, Par::Seq);
+                    if beta != 1.0 {
+                        gemm(den.rb_mut(), acc, wb.transpose(), wh.rb(), T::ONE, Par::Seq);
+                    }
+                }
+                finish(f.rb_mut(), num.rb(), den, sums, beta, p, false);
+            },
+        );
+    };
+    partition::run_groups(state, &ws.on_h.groups, &mut ws.scratch, &work);
 }
 
 /// ½‖X − WH‖² right after a β = 2 [`update_h`], from the products that update left behind
 /// (WᵀX and WᵀW of the current W) and HHᵀ of the new H, which the next [`update_w`] reuses.
 /// Only meaningful after a β = 2 `update_h` with this workspace.
-pub fn frobenius_after_h<T: Float>(
+fn frobenius_after_h<T: Float>(
     ws: &mut Workspace<T>,
     h: MatRef<'_, T>,
     x_sqnorm: f64,
@@ -601,13 +447,204 @@ pub fn frobenius_after_h<T: Float>(
         h,
         h.transpose(),
         T::ONE,
-        crate::cd::kpar(par, k),
+        partition::gram_par(par, k),
     );
     ws.hht_current = true;
     let cross = nmf_core::kernels::frobenius_inner(ws.num_h.as_ref(), h).unwrap_or(f64::NAN);
     let quad =
         nmf_core::kernels::frobenius_inner(ws.kk.as_ref(), ws.hht.as_ref()).unwrap_or(f64::NAN);
     (0.5 * (x_sqnorm - 2.0 * cross + quad)).max(0.0)
+}
+
+/// scikit-learn's `solver="mu"` for any β: W then H per iteration, `W·H` recomputed between the
+/// half-steps, and scikit-learn's rule of comparing the error every 10 iterations.
+pub(crate) struct Mu<T: Float> {
+    w: Mat<T>,
+    h: Mat<T>,
+    ws: Box<Workspace<T>>,
+    loss_ws: LossScratch<T>,
+    pw: FactorPenalty<T>,
+    ph: FactorPenalty<T>,
+    beta: f64,
+    /// The error at the start and at the last check (scikit-learn's rule).
+    e0: f64,
+    prev_err: f64,
+}
+
+impl<T: Float> Mu<T> {
+    /// `reconstruction_err` right after a step: from the step's products for Frobenius (the
+    /// Gram identity on WᵀX, WᵀW of this W and HHᵀ of the new H), else evaluated blockwise.
+    fn error_after_step(&mut self, pb: &Problem<'_, T>) -> Result<f64, NmfError> {
+        if pb.c.loss != Loss::Frobenius {
+            return self.error(pb);
+        }
+        let d = frobenius_after_h(&mut self.ws, self.h.as_ref(), pb.x_sqnorm, pb.par());
+        let d =
+            gram_or_exact_divergence(d, &mut self.loss_ws, pb, self.w.as_ref(), self.h.as_ref())?;
+        Ok((2.0 * d.max(0.0)).sqrt())
+    }
+
+    fn error(&mut self, pb: &Problem<'_, T>) -> Result<f64, NmfError> {
+        let c = pb.c;
+        Ok(loss::reconstruction_err_with(
+            &mut self.loss_ws,
+            pb.x,
+            self.w.as_ref(),
+            self.h.as_ref(),
+            c.loss,
+            c.par,
+        )?)
+    }
+}
+
+fn count_zeros<T: Float>(a: MatRef<'_, T>) -> usize {
+    let mut z = 0;
+    a.for_each(|&v| z += usize::from(v == T::ZERO));
+    z
+}
+
+impl<T: Float> Solver<T> for Mu<T> {
+    fn new(
+        pb: &Problem<'_, T>,
+        w: Mat<T>,
+        h: Mat<T>,
+        warnings: &mut Vec<FitWarning>,
+    ) -> Result<Self, NmfError> {
+        let c = pb.c;
+        let (n, m) = pb.x.shape();
+        let k = c.n_components;
+        // Multiplicative updates never move an exact zero.
+        let zeros = count_zeros(w.as_ref()) + count_zeros(h.as_ref());
+        if zeros > 0 {
+            warnings.push(FitWarning::MuZerosInInit { zeros });
+        }
+        let beta = c.loss.beta();
+        Ok(Mu {
+            w,
+            h,
+            ws: Box::new(Workspace::new(n, m, k, beta, c.par)),
+            loss_ws: LossScratch::new(n, m, k, c.par),
+            pw: FactorPenalty::w(&pb.pen),
+            ph: FactorPenalty::h(&pb.pen),
+            beta,
+            e0: 0.0,
+            prev_err: 0.0,
+        })
+    }
+
+    fn start(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
+        if pb.c.tol <= 0.0 {
+            return Ok(None);
+        }
+        self.e0 = self.error(pb)?;
+        self.prev_err = self.e0;
+        Ok((self.e0 == 0.0).then_some(StopReason::PerfectFit))
+    }
+
+    fn step(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
+        let par = pb.par();
+        update_w(
+            self.w.as_mut(),
+            self.h.as_ref(),
+            pb.x,
+            self.beta,
+            self.pw,
+            &mut self.ws,
+            HRole::Updated,
+            par,
+        )?;
+        update_h(
+            self.w.as_ref(),
+            self.h.as_mut(),
+            pb.x,
+            self.beta,
+            self.ph,
+            &mut self.ws,
+            par,
+        )?;
+        Ok(None)
+    }
+
+    fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
+        ensure_finite("W", self.w.as_ref(), iter)?;
+        ensure_finite("H", self.h.as_ref(), iter)
+    }
+
+    fn objective(&mut self, pb: &Problem<'_, T>, after_step: bool) -> Result<f64, NmfError> {
+        let c = pb.c;
+        if !(after_step && c.loss == Loss::Frobenius) {
+            return Ok(loss::objective_with(
+                &mut self.loss_ws,
+                pb.x,
+                self.w.as_ref(),
+                self.h.as_ref(),
+                c.loss,
+                &pb.pen,
+                c.par,
+            )?);
+        }
+        let d = frobenius_after_h(&mut self.ws, self.h.as_ref(), pb.x_sqnorm, pb.par());
+        gram_or_exact(d, &mut self.loss_ws, pb, self.w.as_ref(), self.h.as_ref())
+    }
+
+    fn converged(
+        &mut self,
+        pb: &Problem<'_, T>,
+        iter: usize,
+    ) -> Result<Option<StopReason>, NmfError> {
+        // scikit-learn compares the error every 10 iterations with the error at the start.
+        if pb.c.tol <= 0.0 || iter % 10 != 0 {
+            return Ok(None);
+        }
+        let e = self.error_after_step(pb)?;
+        if (self.prev_err - e) / self.e0 < pb.c.tol {
+            return Ok(Some(StopReason::Converged));
+        }
+        self.prev_err = e;
+        Ok(None)
+    }
+
+    fn factors(&self) -> Option<(MatRef<'_, T>, MatRef<'_, T>)> {
+        Some((self.w.as_ref(), self.h.as_ref()))
+    }
+
+    fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
+        Ok((self.w, self.h))
+    }
+
+    /// scikit-learn's mu `transform`: W half-steps from `sqrt(mean(X)/k)` with H fixed, with
+    /// its every-10-iterations error rule.
+    fn solve_w(
+        c: &NmfParams<T>,
+        h: MatRef<'_, T>,
+        x: DataRef<'_, T>,
+        pen: &Penalties,
+    ) -> Result<Mat<T>, NmfError> {
+        let (n, m) = x.shape();
+        let k = h.nrows();
+        let beta = c.loss.beta();
+        let avg = (T::from_f64(x.sum() / (n as f64 * m as f64)) / T::from_usize(k)).sqrt();
+        let mut w = Mat::from_fn(n, k, |_, _| avg);
+        let mut ws = Workspace::new(n, m, k, beta, c.par);
+        let mut loss_ws = LossScratch::new(n, m, k, c.par);
+        let pw = FactorPenalty::w(pen);
+        let mut err = |w: &Mat<T>| {
+            loss::reconstruction_err_with(&mut loss_ws, x, w.as_ref(), h, c.loss, c.par)
+        };
+        let e0 = if c.tol > 0.0 { err(&w)? } else { 0.0 };
+        let mut prev = e0;
+        for it in 1..=c.max_iter {
+            update_w(w.as_mut(), h, x, beta, pw, &mut ws, HRole::Fixed, c.par)?;
+            if c.tol > 0.0 && it % 10 == 0 {
+                let e = err(&w)?;
+                if e0 == 0.0 || (prev - e) / e0 < c.tol {
+                    break;
+                }
+                prev = e;
+            }
+        }
+        Ok(w)
+    }
 }
 
 #[cfg(test)]
@@ -686,20 +723,30 @@ mod tests {
             let want_h = dense_update(&w, &h, &x, beta, false);
             let mut bits = Vec::new();
             for par in [Par::Seq, Par::rayon(2), Par::rayon(3)] {
-                let mut ws = Workspace::new(n, m, k);
+                let mut ws = Workspace::new(n, m, k, beta, par);
                 let mut w1 = w.clone();
                 update_w(
                     w1.as_mut(),
                     h.as_ref(),
-                    x.as_ref(),
+                    x.as_ref().into(),
                     beta,
                     p,
                     &mut ws,
-                    false,
+                    HRole::Updated,
                     par,
-                );
+                )
+                .unwrap();
                 let mut h1 = h.clone();
-                update_h(w.as_ref(), h1.as_mut(), x.as_ref(), beta, p, &mut ws, par);
+                update_h(
+                    w.as_ref(),
+                    h1.as_mut(),
+                    x.as_ref().into(),
+                    beta,
+                    p,
+                    &mut ws,
+                    par,
+                )
+                .unwrap();
                 let close = |a: &Mat<f64>, b: &Mat<f64>| (a - b).norm_max() <= 1e-10 * b.norm_max();
                 assert!(close(&w1, &want_w), "W, beta {beta}, {par:?}");
                 assert!(close(&h1, &want_h), "H, beta {beta}, {par:?}");
@@ -712,17 +759,34 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cuts_cover_the_axis_in_order() {
-        for d in [0usize, 1, 5, 16, 100, 400, 4096, 4097] {
-            for parts in [1usize, 2, 3, 8, 16, 200] {
-                let c = cuts(d, parts);
-                assert_eq!((c[0], *c.last().unwrap()), (0, d), "d {d}, parts {parts}");
-                assert!(
-                    c.windows(2).all(|p| p[0] < p[1]) || d == 0,
-                    "d {d}, parts {parts}"
-                );
-                assert!(c.len() - 1 <= parts.max(1), "d {d}, parts {parts}");
+    const BETAS: [f64; 8] = [-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0];
+
+    proptest::proptest! {
+        /// Every multiplicative half-step is non-increasing for its objective, for every β,
+        /// with and without penalties (X > 0).
+        #[test]
+        fn half_steps_never_increase_the_objective(
+            (n, m, k, seed) in crate::test_support::dims(),
+            bi in 0usize..BETAS.len(),
+            reg in crate::test_support::penalties(),
+        ) {
+            use crate::test_support::{objective, problem, slack};
+            let beta = BETAS[bi];
+            let loss = Loss::Beta(beta);
+            let (x, mut w, mut h) = problem(n, m, k, seed);
+            let p = reg.scaled(n, m);
+            let (pw, ph) = (FactorPenalty::w(&p), FactorPenalty::h(&p));
+            let mut ws = Workspace::new(n, m, k, beta, Par::Seq);
+            let mut prev = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
+            for _ in 0..15 {
+                update_w(w.as_mut(), h.as_ref(), x.as_ref().into(), beta, pw, &mut ws, HRole::Updated, Par::Seq).unwrap();
+                let o = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
+                proptest::prop_assert!(o <= prev + slack(prev, &x, beta), "W half-step: {prev} -> {o}");
+                prev = o;
+                update_h(w.as_ref(), h.as_mut(), x.as_ref().into(), beta, ph, &mut ws, Par::Seq).unwrap();
+                let o = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
+                proptest::prop_assert!(o <= prev + slack(prev, &x, beta), "H half-step: {prev} -> {o}");
+                prev = o;
             }
         }
     }

@@ -11,8 +11,14 @@
 
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
-use nmf_core::Float;
 use nmf_core::kernels::matmul;
+use nmf_core::{CoreError, DataRef, Float, Penalties};
+use nmf_init::{Factors, Init, initialize};
+
+use crate::error::NmfError;
+use crate::params::NmfParams;
+use crate::report::{FitWarning, StopReason};
+use crate::solver::{Problem, Solver, ensure_finite};
 
 /// How OPNMF keeps the scale of the basis in check between updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,46 +35,34 @@ pub enum OpnmfNorm {
 
 pub(crate) struct Opnmf<T: Float> {
     /// B = Hᵀ, m x k.
-    pub b: Mat<T>,
-    pub norm: OpnmfNorm,
+    b: Mat<T>,
+    norm: OpnmfNorm,
     /// Relative change of the last update, ‖B_old − B‖_F / ‖B_old‖_F.
-    pub delta: f64,
+    delta: f64,
     x_sqnorm: f64,
 }
 
 const FLOOR: f64 = 1e-16;
 
 impl<T: Float> Opnmf<T> {
-    pub fn new(x: MatRef<'_, T>, h0: MatRef<'_, T>, norm: OpnmfNorm) -> Self {
-        Opnmf {
-            b: h0.transpose().to_owned(),
-            norm,
-            delta: f64::INFINITY,
-            x_sqnorm: nmf_core::kernels::squared_norm(x),
-        }
-    }
-
     /// (XB, XᵀXB) for a basis B.
-    fn products(x: MatRef<'_, T>, b: MatRef<'_, T>, par: Par) -> (Mat<T>, Mat<T>) {
+    fn products(
+        x: DataRef<'_, T>,
+        b: MatRef<'_, T>,
+        par: Par,
+    ) -> Result<(Mat<T>, Mat<T>), CoreError> {
         let (n, m) = x.shape();
         let k = b.ncols();
         let mut xb = Mat::<T>::zeros(n, k);
-        matmul(xb.as_mut(), Accum::Replace, x, b, T::ONE, par);
+        x.mul_into(xb.as_mut(), b, par)?;
         let mut cb = Mat::<T>::zeros(m, k);
-        matmul(
-            cb.as_mut(),
-            Accum::Replace,
-            x.transpose(),
-            xb.as_ref(),
-            T::ONE,
-            par,
-        );
-        (xb, cb)
+        x.t_mul_into(cb.as_mut(), xb.as_ref(), par)?;
+        Ok((xb, cb))
     }
 
     /// ‖X − X·B·Bᵀ‖² = ‖X‖² − 2·tr(BᵀCB) + tr((BᵀB)(BᵀCB)) with C = XᵀX.
-    pub fn objective(&self, x: MatRef<'_, T>, b: MatRef<'_, T>, par: Par) -> f64 {
-        let (xb, _) = Self::products(x, b, par);
+    fn value(&self, x: DataRef<'_, T>, b: MatRef<'_, T>, par: Par) -> Result<f64, CoreError> {
+        let (xb, _) = Self::products(x, b, par)?;
         let k = b.ncols();
         // tr(BᵀCB) = ‖XB‖²; tr((BᵀB)(BᵀCB)) = ⟨BᵀB, (XB)ᵀ(XB)⟩.
         let btcb = {
@@ -98,12 +92,12 @@ impl<T: Float> Opnmf<T> {
         let tr: f64 = (0..k).map(|i| btcb[(i, i)].to_f64()).sum();
         let quad =
             nmf_core::kernels::frobenius_inner(btb.as_ref(), btcb.as_ref()).unwrap_or(f64::NAN);
-        (self.x_sqnorm - 2.0 * tr + quad).max(0.0)
+        Ok((self.x_sqnorm - 2.0 * tr + quad).max(0.0))
     }
 
-    pub fn step(&mut self, x: MatRef<'_, T>, par: Par) {
+    fn update(&mut self, x: DataRef<'_, T>, par: Par) -> Result<(), CoreError> {
         let (m, k) = self.b.shape();
-        let (_, cb) = Self::products(x, self.b.as_ref(), par);
+        let (_, cb) = Self::products(x, self.b.as_ref(), par)?;
         let mut btcb = Mat::<T>::zeros(k, k);
         matmul(
             btcb.as_mut(),
@@ -143,7 +137,7 @@ impl<T: Float> Opnmf<T> {
                 }
             }
             OpnmfNorm::Monotone => {
-                let f0 = self.objective(x, self.b.as_ref(), par);
+                let f0 = self.value(x, self.b.as_ref(), par)?;
                 let mut alpha = 1.0f64;
                 let mut accepted = None;
                 for _ in 0..40 {
@@ -151,7 +145,7 @@ impl<T: Float> Opnmf<T> {
                     let trial = Mat::from_fn(m, k, |i, j| {
                         self.b[(i, j)] + a * (new[(i, j)] - self.b[(i, j)])
                     });
-                    if self.objective(x, trial.as_ref(), par) <= f0 {
+                    if self.value(x, trial.as_ref(), par)? <= f0 {
                         accepted = Some(trial);
                         break;
                     }
@@ -166,12 +160,13 @@ impl<T: Float> Opnmf<T> {
             .for_each(|unzip!(a, b)| diff += (a.to_f64() - b.to_f64()).powi(2));
         self.delta = if old > 0.0 { diff.sqrt() / old } else { 0.0 };
         self.b = new;
+        Ok(())
     }
 
     /// opnmf's post-processing: codes W = X·B, components ordered by ‖B_r‖·‖W_:,r‖ descending.
-    pub fn finish(self, x: MatRef<'_, T>, par: Par) -> (Mat<T>, Mat<T>) {
+    fn finish(self, x: DataRef<'_, T>, par: Par) -> Result<(Mat<T>, Mat<T>), CoreError> {
         let k = self.b.ncols();
-        let (xb, _) = Self::products(x, self.b.as_ref(), par);
+        let (xb, _) = Self::products(x, self.b.as_ref(), par)?;
         let col_norm = |a: MatRef<'_, T>, j: usize| {
             (0..a.nrows())
                 .map(|i| a[(i, j)].to_f64().powi(2))
@@ -192,7 +187,78 @@ impl<T: Float> Opnmf<T> {
         });
         let h = Mat::from_fn(k, self.b.nrows(), |r, j| self.b[(j, order[r])]);
         let w = Mat::from_fn(x.nrows(), k, |i, r| xb[(i, order[r])]);
-        (w, h)
+        Ok((w, h))
+    }
+}
+
+impl<T: Float> Solver<T> for Opnmf<T> {
+    /// opnmf's own default start is NNDSVD (its zeros are lifted by the 1e-16 floor).
+    fn initial(pb: &Problem<'_, T>) -> Result<Factors<T>, NmfError> {
+        let c = pb.c;
+        let (n, m) = pb.x.shape();
+        let init = match &c.init {
+            Init::Auto if c.n_components <= n.min(m) => &Init::Nndsvd,
+            i => i,
+        };
+        Ok(initialize(
+            pb.x,
+            c.n_components,
+            init,
+            c.seed,
+            c.compat,
+            c.par,
+        )?)
+    }
+
+    fn new(
+        pb: &Problem<'_, T>,
+        _w: Mat<T>,
+        h: Mat<T>,
+        _warnings: &mut Vec<FitWarning>,
+    ) -> Result<Self, NmfError> {
+        Ok(Opnmf {
+            b: h.transpose().to_owned(),
+            norm: pb.c.opnmf_norm,
+            delta: f64::INFINITY,
+            x_sqnorm: pb.x_sqnorm,
+        })
+    }
+
+    fn step(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
+        self.update(pb.x, pb.par())?;
+        Ok(None)
+    }
+
+    fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
+        ensure_finite("H", self.b.as_ref(), iter)
+    }
+
+    fn objective(&mut self, pb: &Problem<'_, T>, _after_step: bool) -> Result<f64, NmfError> {
+        Ok(0.5 * self.value(pb.x, self.b.as_ref(), pb.par())?)
+    }
+
+    fn converged(
+        &mut self,
+        pb: &Problem<'_, T>,
+        _iter: usize,
+    ) -> Result<Option<StopReason>, NmfError> {
+        Ok((self.delta < pb.c.tol).then_some(StopReason::Converged))
+    }
+
+    fn into_factors(self, pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
+        Ok(self.finish(pb.x, pb.par())?)
+    }
+
+    /// The codes of new data: `X_new·Hᵀ` (no iterations).
+    fn solve_w(
+        c: &NmfParams<T>,
+        h: MatRef<'_, T>,
+        x: DataRef<'_, T>,
+        _pen: &Penalties,
+    ) -> Result<Mat<T>, NmfError> {
+        let mut out = Mat::zeros(x.nrows(), h.nrows());
+        x.mul_into(out.as_mut(), h.transpose(), c.par)?;
+        Ok(out)
     }
 }
 

@@ -25,14 +25,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use faer::{MatRef, Par};
+use faer::Par;
 use nmf_core::check::ensure_in_range;
-use nmf_core::{AlphaH, CoreError, Float, Loss, Regularization};
+use nmf_core::{AlphaH, CoreError, DataRef, Float, Loss, Regularization};
 use nmf_init::{Compat, Init};
 
+use crate::driver::Observer;
 use crate::error::NmfError;
-use crate::fit::NmfModel;
-use crate::report::IterInfo;
+use crate::model::NmfModel;
 
 /// The algorithm that minimises the objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -426,15 +426,21 @@ impl<T: Float> NmfParams<T> {
     }
 
     /// `self.clone().check()?.fit(x)`.
-    pub fn fit(&self, x: MatRef<'_, T>) -> Result<NmfModel<T>, NmfError> {
+    ///
+    /// # Errors
+    /// As [`Self::check`] and [`NmfConfig::fit`].
+    pub fn fit<'a>(&self, x: impl Into<DataRef<'a, T>>) -> Result<NmfModel<T>, NmfError> {
         self.clone().check()?.fit(x)
     }
 
     /// Fit with an observer called after every iteration; returning `ControlFlow::Break` stops.
-    pub fn fit_with(
+    ///
+    /// # Errors
+    /// As [`Self::check`] and [`NmfConfig::fit`].
+    pub fn fit_with<'a>(
         &self,
-        x: MatRef<'_, T>,
-        observer: &mut dyn FnMut(&IterInfo) -> core::ops::ControlFlow<()>,
+        x: impl Into<DataRef<'a, T>>,
+        observer: &mut Observer<'_>,
     ) -> Result<NmfModel<T>, NmfError> {
         self.clone().check()?.fit_with(x, observer)
     }

@@ -6,11 +6,18 @@
 //! the target sparseness), and his constraint on the rows of his H is ours on the columns of W
 //! (`w_sparseness`).
 
+use core::marker::PhantomData;
+
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::kernels::matmul;
 use nmf_core::sparseness::{l1_for_sparseness, project};
-use nmf_core::{CoreError, Float};
+use nmf_core::{CoreError, Data, DataRef, Float, Penalties};
+
+use crate::error::NmfError;
+use crate::params::{NmfParams, PgVariant};
+use crate::report::{FitWarning, StopReason};
+use crate::solver::{Problem, Solver, ensure_finite};
 
 /// Smallest step size before the constrained search gives up (Hoyer's code).
 pub(crate) const STEP_FLOOR: f64 = 1e-200;
@@ -103,22 +110,22 @@ fn projected_step(
 /// State of Hoyer's `nmfsc` on the internally rescaled data `X / max(X)`. Runs in f64 whatever
 /// the data's precision, so that accepting a step ("the objective did not go up") is decided on
 /// exact-enough values; the objective is evaluated from Gram products, O((n + m)k²) per trial.
-pub(crate) struct Hoyer {
-    pub w: Mat<f64>,
-    pub h: Mat<f64>,
-    pub w_sparseness: Option<f64>,
-    pub h_sparseness: Option<f64>,
+struct Hoyer {
+    w: Mat<f64>,
+    h: Mat<f64>,
+    w_sparseness: Option<f64>,
+    h_sparseness: Option<f64>,
     mu_w: f64,
     mu_h: f64,
     /// ½‖X/c − WH‖² after the last iteration.
-    pub f: f64,
+    f: f64,
     x_sqnorm: f64,
 }
 
 impl Hoyer {
     /// Hoyer's set-up: columns of W to unit L2 norm (his rows of H), then the initial projections.
-    pub fn new(
-        xs: MatRef<'_, f64>,
+    fn new(
+        xs: DataRef<'_, f64>,
         mut w: Mat<f64>,
         mut h: Mat<f64>,
         w_sparseness: Option<f64>,
@@ -136,7 +143,7 @@ impl Hoyer {
         if let Some(s) = w_sparseness {
             project_cols(&mut w, s, Some(1.0))?;
         }
-        let x_sqnorm = nmf_core::kernels::squared_norm(xs);
+        let x_sqnorm = xs.squared_norm();
         let mut st = Hoyer {
             w,
             h,
@@ -147,27 +154,20 @@ impl Hoyer {
             f: 0.0,
             x_sqnorm,
         };
-        st.f = nmf_core::loss::frobenius_direct(xs, st.w.as_ref(), st.h.as_ref(), Par::Seq);
+        st.f = nmf_core::loss::frobenius_direct(xs, st.w.as_ref(), st.h.as_ref(), Par::Seq)?;
         Ok(st)
     }
 
     /// One nmfsc iteration (W side first, as Hoyer's code updates his H first). Returns false
     /// when a step size fell below the floor (no acceptable step: converged).
-    pub fn step(&mut self, xs: MatRef<'_, f64>, par: Par) -> Result<bool, CoreError> {
+    fn step(&mut self, xs: DataRef<'_, f64>, par: Par) -> Result<bool, CoreError> {
         let (n, k) = self.w.shape();
         let m = self.h.ncols();
         let eps = 1e-9;
         // --- W (Hoyer's H), H fixed: XHᵀ and HHᵀ give every trial objective. ---
         let hht = gram_rows(self.h.as_ref());
         let mut xht = Mat::<f64>::zeros(n, k);
-        matmul(
-            xht.as_mut(),
-            Accum::Replace,
-            xs,
-            self.h.transpose(),
-            1.0,
-            par,
-        );
+        xs.mul_into(xht.as_mut(), self.h.transpose(), par)?;
         match self.w_sparseness {
             Some(s) => {
                 let mut g = Mat::<f64>::zeros(n, k);
@@ -221,14 +221,7 @@ impl Hoyer {
         // --- H (Hoyer's W), W fixed: WᵀX and WᵀW give every trial objective. ---
         let wtw = gram_cols(self.w.as_ref());
         let mut wtx = Mat::<f64>::zeros(k, m);
-        matmul(
-            wtx.as_mut(),
-            Accum::Replace,
-            self.w.transpose(),
-            xs,
-            1.0,
-            par,
-        );
+        xs.lhs_t_mul_into(wtx.as_mut(), self.w.as_ref(), par)?;
         let f_of = |h: MatRef<'_, f64>| {
             half_sq(
                 self.x_sqnorm,
@@ -283,8 +276,8 @@ impl Hoyer {
 /// W ≥ 0 for new data with H fixed under the constraint of the fit: columns of W at unit L2 norm
 /// and sparseness `w_sparseness` (projected gradient with Hoyer's adaptive step), or Hoyer's
 /// multiplicative W update when W is unconstrained. Computed in f64.
-pub(crate) fn transform_hoyer<T: Float>(
-    x: MatRef<'_, T>,
+fn transform_hoyer<T: Float>(
+    x: DataRef<'_, T>,
     h: MatRef<'_, T>,
     w_sparseness: Option<f64>,
     max_iter: usize,
@@ -293,21 +286,15 @@ pub(crate) fn transform_hoyer<T: Float>(
 ) -> Result<Mat<T>, CoreError> {
     let (n, m) = x.shape();
     let k = h.nrows();
-    let x = Mat::<f64>::from_fn(n, m, |i, j| x[(i, j)].to_f64());
+    let x = x.to_f64_scaled(1.0);
+    let x = x.as_data_ref();
     let h = Mat::<f64>::from_fn(k, m, |i, j| h[(i, j)].to_f64());
-    let x_sqnorm = nmf_core::kernels::squared_norm(x.as_ref());
-    let mean = nmf_core::kernels::sum(x.as_ref()) / (n as f64 * m as f64);
+    let x_sqnorm = x.squared_norm();
+    let mean = x.sum() / (n as f64 * m as f64);
     let mut w = Mat::<f64>::from_fn(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
     let hht = gram_rows(h.as_ref());
     let mut xht = Mat::<f64>::zeros(n, k);
-    matmul(
-        xht.as_mut(),
-        Accum::Replace,
-        x.as_ref(),
-        h.transpose(),
-        1.0,
-        par,
-    );
+    x.mul_into(xht.as_mut(), h.transpose(), par)?;
     let f = |w: MatRef<'_, f64>| {
         half_sq(
             x_sqnorm,
@@ -373,7 +360,7 @@ pub enum LegacySparseness {
 /// Lin's projected-gradient NNLS: `min_{H ≥ 0} ½‖V − WH‖²` given `G = WᵀW` (possibly augmented)
 /// and `B = WᵀV`, from `h`, to projected-gradient norm `tol` or `max_iter` iterations, with his
 /// Armijo search (σ = 0.01, β = 0.1, 19 trials). Returns (gradient, iterations).
-pub(crate) fn nls<T: Float>(
+fn nls<T: Float>(
     g: MatRef<'_, T>,
     b: MatRef<'_, T>,
     h: &mut Mat<T>,
@@ -440,13 +427,13 @@ pub(crate) fn nls<T: Float>(
 
 /// State of the legacy solver (scikit-learn 0.15 `ProjectedGradientNMF`).
 pub(crate) struct Legacy<T: Float> {
-    pub w: Mat<T>,
-    pub h: Mat<T>,
+    w: Mat<T>,
+    h: Mat<T>,
     grad_w: Mat<T>,
     grad_h: Mat<T>,
     tol_w: f64,
     tol_h: f64,
-    pub tol: f64,
+    tol: f64,
     sparseness: LegacySparseness,
     beta: f64,
     eta: f64,
@@ -464,8 +451,8 @@ fn proj_norm<T: Float>(g: MatRef<'_, T>, f: MatRef<'_, T>) -> f64 {
 }
 
 impl<T: Float> Legacy<T> {
-    pub fn new(
-        x: MatRef<'_, T>,
+    fn new_state(
+        x: DataRef<'_, T>,
         w: Mat<T>,
         h: Mat<T>,
         tol: f64,
@@ -474,7 +461,7 @@ impl<T: Float> Legacy<T> {
         eta: f64,
         nls_max_iter: usize,
         par: Par,
-    ) -> Self {
+    ) -> Result<Self, CoreError> {
         let (n, k) = w.shape();
         let m = h.ncols();
         let hht = gram_rows(h.as_ref());
@@ -487,7 +474,9 @@ impl<T: Float> Legacy<T> {
             T::ONE,
             par,
         );
-        matmul(grad_w.as_mut(), Accum::Add, x, h.transpose(), -T::ONE, par);
+        let mut xht = Mat::<T>::zeros(n, k);
+        x.mul_into(xht.as_mut(), h.transpose(), par)?;
+        grad_w -= &xht;
         let wtw = gram_cols(w.as_ref());
         let mut grad_h = Mat::<T>::zeros(k, m);
         matmul(
@@ -498,12 +487,14 @@ impl<T: Float> Legacy<T> {
             T::ONE,
             par,
         );
-        matmul(grad_h.as_mut(), Accum::Add, w.transpose(), x, -T::ONE, par);
+        let mut wtx = Mat::<T>::zeros(k, m);
+        x.lhs_t_mul_into(wtx.as_mut(), w.as_ref(), par)?;
+        grad_h -= &wtx;
         let init_grad = (nmf_core::kernels::squared_norm(grad_w.as_ref())
             + nmf_core::kernels::squared_norm(grad_h.as_ref()))
         .sqrt();
         let tol_w = tol.max(1e-3) * init_grad;
-        Legacy {
+        Ok(Legacy {
             w,
             h,
             grad_w,
@@ -515,11 +506,11 @@ impl<T: Float> Legacy<T> {
             beta,
             eta,
             nls_max_iter,
-        }
+        })
     }
 
     /// scikit-learn 0.15's stopping test, evaluated before each iteration.
-    pub fn converged(&self) -> bool {
+    fn converged(&self) -> bool {
         let s = proj_norm(self.grad_w.as_ref(), self.w.as_ref())
             + proj_norm(self.grad_h.as_ref(), self.h.as_ref());
         s.sqrt() < self.tol
@@ -545,7 +536,7 @@ impl<T: Float> Legacy<T> {
         g
     }
 
-    pub fn step(&mut self, x: MatRef<'_, T>, par: Par) {
+    fn legacy_step(&mut self, x: DataRef<'_, T>, par: Par) -> Result<(), CoreError> {
         let (n, k) = self.w.shape();
         let m = self.h.ncols();
         // W-step: the transposed problem Xᵀ ≈ HᵀWᵀ.
@@ -554,14 +545,7 @@ impl<T: Float> Legacy<T> {
             self.sparseness == LegacySparseness::Data,
         );
         let mut b = Mat::<T>::zeros(k, n);
-        matmul(
-            b.as_mut(),
-            Accum::Replace,
-            self.h.as_ref(),
-            x.transpose(),
-            T::ONE,
-            par,
-        );
+        x.lhs_mul_t_into(b.as_mut(), self.h.as_ref(), par)?;
         let mut wt = self.w.transpose().to_owned();
         let (gw, iters) = nls(
             g.as_ref(),
@@ -581,14 +565,7 @@ impl<T: Float> Legacy<T> {
             self.sparseness == LegacySparseness::Components,
         );
         let mut b = Mat::<T>::zeros(k, m);
-        matmul(
-            b.as_mut(),
-            Accum::Replace,
-            self.w.transpose(),
-            x,
-            T::ONE,
-            par,
-        );
+        x.lhs_t_mul_into(b.as_mut(), self.w.as_ref(), par)?;
         let (gh, iters) = nls(
             g.as_ref(),
             b.as_ref(),
@@ -600,5 +577,205 @@ impl<T: Float> Legacy<T> {
         if iters == 1 {
             self.tol_h *= 0.1;
         }
+        Ok(())
+    }
+}
+
+/// Hoyer's nmfsc as a solver: runs on `X / max(X)` in f64 (see [`Hoyer`]); the factors are
+/// scaled back at the end.
+pub(crate) struct HoyerSolver<T> {
+    st: Box<Hoyer>,
+    xs: Data<f64>,
+    scale: f64,
+    /// The objective before and after the last iteration.
+    before: f64,
+    after: f64,
+    _data: PhantomData<fn() -> T>,
+}
+
+impl<T: Float> Solver<T> for HoyerSolver<T> {
+    fn new(
+        pb: &Problem<'_, T>,
+        w: Mat<T>,
+        h: Mat<T>,
+        _warnings: &mut Vec<FitWarning>,
+    ) -> Result<Self, NmfError> {
+        let c = pb.c;
+        // Hoyer rescales X by its maximum; the factors are scaled back at the end.
+        let xmax = pb.x.max();
+        let scale = if xmax > 0.0 { xmax } else { 1.0 };
+        let xs = pb.x.to_f64_scaled(scale);
+        let f64_of = |a: &Mat<T>| a.as_ref().map(|v| v.to_f64());
+        let st = Hoyer::new(
+            xs.as_data_ref(),
+            f64_of(&w),
+            f64_of(&h),
+            c.w_sparseness,
+            c.h_sparseness,
+        )?;
+        Ok(HoyerSolver {
+            before: st.f,
+            after: st.f,
+            st: Box::new(st),
+            xs,
+            scale,
+            _data: PhantomData,
+        })
+    }
+
+    fn step(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
+        self.before = self.st.f;
+        let moved = self.st.step(self.xs.as_data_ref(), pb.par())?;
+        self.after = self.st.f;
+        Ok((!moved).then_some(StopReason::StepFloor))
+    }
+
+    fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
+        ensure_finite("W", self.st.w.as_ref(), iter)?;
+        ensure_finite("H", self.st.h.as_ref(), iter)
+    }
+
+    fn objective(&mut self, _pb: &Problem<'_, T>, _after_step: bool) -> Result<f64, NmfError> {
+        Ok(self.st.f * self.scale * self.scale)
+    }
+
+    fn converged(
+        &mut self,
+        pb: &Problem<'_, T>,
+        _iter: usize,
+    ) -> Result<Option<StopReason>, NmfError> {
+        let tol = pb.c.tol;
+        Ok(
+            (tol > 0.0 && (self.before - self.after) <= tol * self.before.abs())
+                .then_some(StopReason::Converged),
+        )
+    }
+
+    fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
+        // Back to the user's scale: the factor without a fixed norm carries it.
+        let (cw, ch) = if self.st.w_sparseness.is_some() {
+            (1.0, self.scale)
+        } else {
+            (self.scale, 1.0)
+        };
+        Ok((
+            self.st.w.as_ref().map(|&v| T::from_f64(v * cw)),
+            self.st.h.as_ref().map(|&v| T::from_f64(v * ch)),
+        ))
+    }
+
+    fn solve_w(
+        c: &NmfParams<T>,
+        h: MatRef<'_, T>,
+        x: DataRef<'_, T>,
+        _pen: &Penalties,
+    ) -> Result<Mat<T>, NmfError> {
+        Ok(transform_hoyer(
+            x,
+            h,
+            c.w_sparseness,
+            c.max_iter,
+            c.tol,
+            c.par,
+        )?)
+    }
+}
+
+/// The legacy variant's parameters (`check` guarantees the variant).
+fn legacy_params<T: Float>(c: &NmfParams<T>) -> (LegacySparseness, f64, f64, usize) {
+    match c.pg_variant {
+        PgVariant::Legacy {
+            sparseness,
+            beta,
+            eta,
+            nls_max_iter,
+        } => (sparseness, beta, eta, nls_max_iter),
+        PgVariant::Hoyer => (LegacySparseness::None, 1.0, 0.1, 2000),
+    }
+}
+
+impl<T: Float> Solver<T> for Legacy<T> {
+    fn new(
+        pb: &Problem<'_, T>,
+        w: Mat<T>,
+        h: Mat<T>,
+        _warnings: &mut Vec<FitWarning>,
+    ) -> Result<Self, NmfError> {
+        let c = pb.c;
+        let (sparseness, beta, eta, nls_max_iter) = legacy_params(c);
+        Ok(Legacy::new_state(
+            pb.x,
+            w,
+            h,
+            c.tol,
+            sparseness,
+            beta,
+            eta,
+            nls_max_iter,
+            c.par,
+        )?)
+    }
+
+    fn stop_before_step(&self) -> Option<StopReason> {
+        // scikit-learn 0.15 tests before updating and counts that iteration.
+        self.converged().then_some(StopReason::Converged)
+    }
+
+    fn step(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
+        self.legacy_step(pb.x, pb.par())?;
+        Ok(None)
+    }
+
+    fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
+        ensure_finite("W", self.w.as_ref(), iter)?;
+        ensure_finite("H", self.h.as_ref(), iter)
+    }
+
+    fn objective(&mut self, pb: &Problem<'_, T>, _after_step: bool) -> Result<f64, NmfError> {
+        let c = pb.c;
+        Ok(nmf_core::loss::objective(
+            pb.x,
+            self.w.as_ref(),
+            self.h.as_ref(),
+            c.loss,
+            &pb.pen,
+            c.par,
+        )?)
+    }
+
+    fn factors(&self) -> Option<(MatRef<'_, T>, MatRef<'_, T>)> {
+        Some((self.w.as_ref(), self.h.as_ref()))
+    }
+
+    fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
+        Ok((self.w, self.h))
+    }
+
+    /// scikit-learn 0.15 solved each row exactly (NNLS); Lin's solver to a tight
+    /// projected-gradient tolerance does the same.
+    fn solve_w(
+        c: &NmfParams<T>,
+        h: MatRef<'_, T>,
+        x: DataRef<'_, T>,
+        _pen: &Penalties,
+    ) -> Result<Mat<T>, NmfError> {
+        let (_, _, _, nls_max_iter) = legacy_params(c);
+        let (n, k) = (x.nrows(), h.nrows());
+        let g = gram_rows(h);
+        let mut b = Mat::<T>::zeros(k, n);
+        x.lhs_mul_t_into(b.as_mut(), h, c.par)?;
+        let mut wt = Mat::<T>::zeros(k, n);
+        let tol = 1e-10
+            * nmf_core::kernels::squared_norm(b.as_ref())
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
+        nls(
+            g.as_ref(),
+            b.as_ref(),
+            &mut wt,
+            tol,
+            nls_max_iter.max(10_000),
+        );
+        Ok(wt.transpose().to_owned())
     }
 }
