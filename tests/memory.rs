@@ -1,20 +1,28 @@
-//! Peak heap memory of a fit, counted by a wrapping global allocator: no n x m temporaries per
-//! iteration for Frobenius, blockwise work for the other losses.
+//! Heap use of a fit, counted by a wrapping global allocator.
 //!
-//! Budget (issue 8): the peak while fitting stays within twice the bytes of X plus the factors plus
-//! the k x k Gram products (X itself counts against it). One test function, so no other test
-//! allocates concurrently in this binary.
+//! - Peak: no n x m temporaries per iteration for Frobenius, blockwise work for the other
+//!   losses. Budget: the peak while fitting stays within twice the bytes of X plus the factors
+//!   plus the k x k Gram products (X itself counts against it).
+//! - Count: iterations 2..N of every solver allocate nothing (all workspaces are sized when the
+//!   solver is built), on one thread and on two.
+//!
+//! One test function, so no other test allocates concurrently in this binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::ops::ControlFlow;
+
 use faer::{Mat, Par};
+use nmf::NmfParams;
 use nmf::prelude::*;
 
 struct Counting;
 
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Number of allocations (and reallocations) so far.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: forwards every call to the system allocator unchanged; only counts bytes.
 #[allow(unsafe_code)]
@@ -22,6 +30,7 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(layout) };
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
         if !p.is_null() {
             let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
@@ -39,7 +48,89 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn a_fit_never_holds_more_than_twice_its_data() {
+fn fits_stay_in_budget_and_their_iterations_allocate_nothing() {
+    peak_within_twice_the_data();
+    iterations_allocate_nothing();
+}
+
+/// Allocations between the end of iteration 1 and the end of the last iteration.
+fn allocations_in_iterations(params: &NmfParams<f32>, x: &Mat<f32>) -> usize {
+    let (mut first, mut last) = (None, 0);
+    let model = params
+        .fit_with(x.as_ref(), &mut |info| {
+            let now = ALLOCS.load(Ordering::Relaxed);
+            if info.iter == 1 {
+                first = Some(now);
+            }
+            last = now;
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(
+        model.report().n_iter,
+        params.clone().check().unwrap().max_iter()
+    );
+    last - first.unwrap()
+}
+
+fn iterations_allocate_nothing() {
+    // Large enough that products, Grams, sweeps and MU pieces all take their parallel paths
+    // on two threads (k >= 32, more than 2M multiply-adds per product).
+    let (n, m, k) = (256, 512, 40);
+    let x = Mat::<f32>::from_fn(n, m, |i, j| {
+        ((i * 7919 + j * 104_729) % 1000) as f32 / 1000.0 + 0.01
+    });
+    let base = Nmf::params(k).max_iter(12).tol(1e-12).init(Init::NndsvdA);
+    let configs: [(&str, NmfParams<f32>); 9] = [
+        ("cd", base.clone().solver(SolverKind::Cd)),
+        (
+            "cd, 3 inner sweeps, shuffle",
+            base.clone().inner_sweeps(3).shuffle(true),
+        ),
+        ("mu Frobenius", base.clone().solver(SolverKind::Mu)),
+        (
+            "mu KL",
+            base.clone()
+                .solver(SolverKind::Mu)
+                .loss(Loss::KullbackLeibler),
+        ),
+        (
+            "mu IS",
+            base.clone().solver(SolverKind::Mu).loss(Loss::ItakuraSaito),
+        ),
+        (
+            "mu beta 0.5",
+            base.clone().solver(SolverKind::Mu).loss(Loss::Beta(0.5)),
+        ),
+        (
+            "pg Hoyer",
+            base.clone()
+                .solver(SolverKind::ProjectedGradient)
+                .h_sparseness(0.7),
+        ),
+        (
+            "pg legacy",
+            base.clone()
+                .solver(SolverKind::ProjectedGradient)
+                .legacy_pg(nmf::solvers::LegacySparseness::None),
+        ),
+        ("opnmf", base.clone().solver(SolverKind::Opnmf)),
+    ];
+    let mut failures = Vec::new();
+    for (name, params) in &configs {
+        for par in [Par::Seq, Par::rayon(2)] {
+            let params = params.clone().par(par);
+            let count = allocations_in_iterations(&params, &x);
+            eprintln!("{name} {par:?}: {count} allocations in iterations 2..12");
+            if count != 0 {
+                failures.push(format!("{name} {par:?}: {count}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "iterations allocated: {failures:?}");
+}
+
+fn peak_within_twice_the_data() {
     // The faces' shape, synthetic (strictly positive, so every loss applies).
     let (n, m, k) = (400, 4096, 50);
     let x = Mat::<f32>::from_fn(n, m, |i, j| {
