@@ -19,6 +19,7 @@ use crate::scalar::{Float, SKLEARN_EPS};
 
 /// Which beta-divergence to minimise.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
 pub enum Loss {
     /// β = 2, half the squared Frobenius norm.
     #[default]

@@ -3,12 +3,20 @@
 use core::fmt::{Debug, Display};
 use core::ops::Neg;
 
-/// A real floating-point scalar: implemented for `f32` and `f64`.
+mod sealed {
+    /// Keeps [`super::Float`] to the two types the kernels are written and tested for.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A real floating-point scalar: implemented for `f32` and `f64` only (sealed).
 ///
 /// It bundles what faer needs for its kernels ([`faer::traits::RealField`]) with the few
 /// elementary functions the NMF algorithms use, so generic code never has to name `f32`/`f64`.
 pub trait Float:
-    faer::traits::RealField
+    sealed::Sealed
+    + faer::traits::RealField
     + Copy
     + Send
     + Sync

@@ -13,6 +13,7 @@ use crate::svd::{self, SvdPath, Truncated};
 
 /// How to compute the starting factors `W0`, `H0`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub enum Init<T> {
     /// scikit-learn's default rule: `NndsvdA` when k <= min(n, m), otherwise `Random`.
     #[default]
@@ -37,6 +38,7 @@ pub enum Init<T> {
 
 /// The method an [`Init`] resolved to (after the `Auto` rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InitKind {
     /// Scaled half-normal entries.
     Random,
@@ -82,6 +84,7 @@ pub enum Compat {
 
 /// What the initialisation did, for the fit report.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct InitReport {
     /// The method used.
     pub kind: InitKind,
@@ -95,6 +98,7 @@ pub struct InitReport {
 
 /// Starting factors and how they were made.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Factors<T> {
     /// W0 (n_samples x k).
     pub w: Mat<T>,

@@ -12,6 +12,7 @@ use crate::mt19937::RandomState;
 
 /// Which SVD an NNDSVD initialisation used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SvdPath {
     /// faer's dense thin SVD, truncated to k.
     Full,

@@ -93,11 +93,7 @@ fn iterate<T: Float, S: Solver<T>>(
     let trace_every = c.trace_every.unwrap_or(1);
     // Reserved up front so the loop never grows it (beyond a bound that stops a huge max_iter
     // from reserving memory it will not use).
-    let points = if trace_every == 0 {
-        0
-    } else {
-        c.max_iter / trace_every + 1
-    };
+    let points = c.max_iter.checked_div(trace_every).map_or(0, |p| p + 1);
     let mut trace = Vec::with_capacity(points.min(1 << 16));
     let mut last = None;
     if trace_every > 0 {

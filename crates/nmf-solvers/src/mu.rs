@@ -593,7 +593,7 @@ impl<T: Float> Solver<T> for Mu<T> {
         iter: usize,
     ) -> Result<Option<StopReason>, NmfError> {
         // scikit-learn compares the error every 10 iterations with the error at the start.
-        if pb.c.tol <= 0.0 || iter % 10 != 0 {
+        if pb.c.tol <= 0.0 || !iter.is_multiple_of(10) {
             return Ok(None);
         }
         let e = self.error_after_step(pb)?;

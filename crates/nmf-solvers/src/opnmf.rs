@@ -22,6 +22,7 @@ use crate::solver::{Problem, Solver, ensure_finite};
 
 /// How OPNMF keeps the scale of the basis in check between updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum OpnmfNorm {
     /// No normalisation; each multiplicative update is accepted through a backtracking search
     /// on the segment from the old to the new basis, so `‖X − X·B·Bᵀ‖` never increases (the

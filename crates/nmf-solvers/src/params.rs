@@ -16,7 +16,7 @@
 //! | `compat` | `Native` | `Sklearn` reproduces scikit-learn's random streams and SVD | |
 //! | `shuffle` | false | cd: random coordinate order each sweep | |
 //! | `inner_sweeps` | 1 | cd: sweeps per factor between products (1 = scikit-learn) | 1..=1000 |
-//! | `par` | `Par::Seq` | threads for the products and sweeps | |
+//! | `par` | `Par::rayon(0)` (every core) | threads for the products and sweeps; results do not depend on it | |
 //! | `trace_every` | 1 (Frobenius), 10 (other β) | objective evaluated every n iterations (0: never) | |
 //! | `kkt_tol` | none | also stop when ‖min(F, ∇F)‖ falls below this fraction of its start | > 0 |
 //! | `max_time` | none | wall-clock limit of the loop | |
@@ -52,6 +52,7 @@ pub enum SolverKind {
 
 /// Which projected-gradient method `SolverKind::ProjectedGradient` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
 pub enum PgVariant {
     /// Hoyer's `nmfsc`: exact sparseness constraints via projection, adaptive steps. Default.
     #[default]
@@ -120,7 +121,9 @@ impl Nmf {
             compat: Compat::Native,
             shuffle: false,
             inner_sweeps: 1,
-            par: Par::Seq,
+            // Every core: results are bit-identical whatever the thread count, so nothing is
+            // lost (and a newcomer's mu is not slower than scikit-learn's on one thread).
+            par: Par::rayon(0),
             trace_every: None,
             kkt_tol: None,
             max_time: None,
@@ -461,11 +464,15 @@ impl<T: Float> NmfConfig<T> {
     pub fn solver(&self) -> SolverKind {
         self.p.solver
     }
-    /// The loss.
+    /// The loss (canonical: `Beta(2)` reads as `Frobenius`).
     pub fn loss(&self) -> Loss {
         self.p.loss
     }
-    /// The penalties as given.
+    /// The initialisation.
+    pub fn init(&self) -> &Init<T> {
+        &self.p.init
+    }
+    /// The penalties as given (unscaled).
     pub fn regularization(&self) -> Regularization {
         self.p.reg
     }
@@ -485,12 +492,53 @@ impl<T: Float> NmfConfig<T> {
     pub fn compat(&self) -> Compat {
         self.p.compat
     }
+    /// cd: random coordinate order.
+    pub fn shuffle(&self) -> bool {
+        self.p.shuffle
+    }
+    /// cd: sweeps per factor and iteration.
+    pub fn inner_sweeps(&self) -> usize {
+        self.p.inner_sweeps
+    }
     /// Parallelism.
     pub fn par(&self) -> Par {
         self.p.par
     }
-    /// The initialisation.
-    pub fn init(&self) -> &Init<T> {
-        &self.p.init
+    /// Objective evaluated every this many iterations (0: never); resolved by `check`.
+    pub fn trace_every(&self) -> usize {
+        self.p.trace_every.unwrap_or(1)
+    }
+    /// The KKT stopping tolerance, if any.
+    pub fn kkt_tol(&self) -> Option<f64> {
+        self.p.kkt_tol
+    }
+    /// Wall-clock limit of the loop, if any.
+    pub fn max_time(&self) -> Option<Duration> {
+        self.p.max_time
+    }
+    /// The cancellation flag, if any.
+    pub fn cancel_flag(&self) -> Option<&Arc<AtomicBool>> {
+        self.p.cancel.as_ref()
+    }
+    /// pg (Hoyer): the sparseness of every column of W, if constrained.
+    pub fn w_sparseness(&self) -> Option<f64> {
+        self.p.w_sparseness
+    }
+    /// pg (Hoyer): the sparseness of every row of H, if constrained.
+    pub fn h_sparseness(&self) -> Option<f64> {
+        self.p.h_sparseness
+    }
+    /// pg: which variant.
+    pub fn pg_variant(&self) -> PgVariant {
+        self.p.pg_variant
+    }
+    /// opnmf: the normalisation between updates.
+    pub fn opnmf_norm(&self) -> crate::opnmf::OpnmfNorm {
+        self.p.opnmf_norm
+    }
+    /// Back to builder parameters (to change one and `check` again; scikit-learn's
+    /// `get_params`/`set_params` round trip). `check` of the result gives this config again.
+    pub fn to_params(&self) -> NmfParams<T> {
+        self.p.clone()
     }
 }

@@ -347,6 +347,7 @@ fn transform_hoyer<T: Float>(
 
 /// Kim & Park's sparse variants of the legacy solver (scikit-learn 0.15's `sparseness`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum LegacySparseness {
     /// Plain alternating nonnegative least squares.
     #[default]

@@ -71,6 +71,7 @@ pub enum FitWarning {
 
 /// The state of the loop after one iteration, given to observers.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct IterInfo {
     /// 1-based iteration number.
     pub iter: usize,
@@ -85,6 +86,7 @@ pub struct IterInfo {
 
 /// Summary of a fit.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FitReport {
     /// The solver used.
     pub solver: SolverKind,
