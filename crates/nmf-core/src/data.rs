@@ -239,15 +239,35 @@ impl<'a, T: Float> DataRef<'a, T> {
     /// Fills `fx` with `X ⊙ Λs^(β−2)` and, unless β = 1, overwrites `wh` with `Λd^(β−1)`,
     /// where Λs (Λd) is `WH` clipped at scikit-learn's EPS for β < 2 (β < 1).
     ///
-    /// # Panics
-    /// If the tile lies outside X or `fx` and `wh` differ in shape (callers cut tiles from X's
-    /// own shape).
-    pub fn mu_tile(&self, r0: usize, c0: usize, wh: MatMut<'_, T>, fx: MatMut<'_, T>, beta: f64) {
+    /// # Errors
+    /// The tile lies outside X, or `fx` and `wh` differ in shape.
+    pub fn mu_tile(
+        &self,
+        r0: usize,
+        c0: usize,
+        wh: MatMut<'_, T>,
+        fx: MatMut<'_, T>,
+        beta: f64,
+    ) -> Result<(), CoreError> {
         let (r, c) = wh.shape();
-        assert!(fx.shape() == (r, c), "mu_tile: tile shapes differ");
+        product_shape("X ⊙ WH tile", fx.shape(), (r, c))?;
+        let (n, m) = self.shape();
+        if r0 + r > n || c0 + c > m {
+            return Err(CoreError::ShapeMismatch {
+                what: "WH tile",
+                dim: if r0 + r > n { "rows" } else { "columns" },
+                expected: if r0 + r > n {
+                    n - r0.min(n)
+                } else {
+                    m - c0.min(m)
+                },
+                got: if r0 + r > n { r } else { c },
+            });
+        }
         match self {
             DataRef::Dense(x) => mu_elementwise(x.submatrix(r0, c0, r, c), wh, fx, beta),
         }
+        Ok(())
     }
 
     /// X converted to f64 and divided by `scale` (for solvers that iterate in f64, e.g. Hoyer's).

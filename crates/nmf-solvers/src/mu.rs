@@ -374,7 +374,8 @@ fn blockwise_w<T: Float>(
                     let mut wh = MatMut::from_column_major_slice_mut(&mut t_wh[..r * cb], r, cb);
                     let mut fx = MatMut::from_column_major_slice_mut(&mut t_fx[..r * cb], r, cb);
                     gemm(wh.rb_mut(), Accum::Replace, f.rb(), hb, T::ONE, Par::Seq);
-                    x.mu_tile(rows.start, c[0], wh.rb_mut(), fx.rb_mut(), beta);
+                    x.mu_tile(rows.start, c[0], wh.rb_mut(), fx.rb_mut(), beta)
+                        .expect("tiles are cut from X's own shape");
                     let acc = if ci == 0 { Accum::Replace } else { Accum::Add };
                     gemm(num.rb_mut(), acc, fx.rb(), hb.transpose(), T::ONE, Par::Seq);
                     if beta != 1.0 {
@@ -417,7 +418,8 @@ fn blockwise_h<T: Float>(
                     let mut wh = MatMut::from_column_major_slice_mut(&mut t_wh[..rb * cb], rb, cb);
                     let mut fx = MatMut::from_column_major_slice_mut(&mut t_fx[..rb * cb], rb, cb);
                     gemm(wh.rb_mut(), Accum::Replace, wb, f.rb(), T::ONE, Par::Seq);
-                    x.mu_tile(r[0], cols.start, wh.rb_mut(), fx.rb_mut(), beta);
+                    x.mu_tile(r[0], cols.start, wh.rb_mut(), fx.rb_mut(), beta)
+                        .expect("tiles are cut from X's own shape");
                     let acc = if ri == 0 { Accum::Replace } else { Accum::Add };
                     gemm(num.rb_mut(), acc, wb.transpose(), fx.rb(), T::ONE, Par::Seq);
                     if beta != 1.0 {
