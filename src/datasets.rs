@@ -1,19 +1,24 @@
 //! Built-in and known datasets: the procedurally generated swimmer set, and the Olivetti faces
 //! read from a data folder.
+//!
+//! Loading never changes precision behind the caller's back: [`load`] gives `f32` data and refuses
+//! a float64 file (as [`io::read_npy`] does), and [`load_as`] reads at the precision asked for, so
+//! `load_as::<f64>` keeps a float64 file exact.
 
 use std::path::{Path, PathBuf};
 
 use faer::Mat;
+use nmf_core::Float;
 
 use crate::io::{self, IoError};
 
-/// A data matrix with what is known about it.
+/// A data matrix with what is known about it, in precision `T` (f32 unless asked otherwise).
 #[derive(Debug, Clone)]
-pub struct Dataset {
+pub struct Dataset<T = f32> {
     /// Short name (`swimmer`, `olivetti`, or the file name).
     pub name: String,
     /// Samples as rows.
-    pub x: Mat<f32>,
+    pub x: Mat<T>,
     /// (height, width) when each row is an image stored row-major.
     pub image_shape: Option<(usize, usize)>,
     /// Ground-truth parts, as pixel index lists, when known (swimmer).
@@ -118,17 +123,49 @@ pub fn olivetti(data_home_dir: Option<&Path>) -> Result<Dataset, IoError> {
     })
 }
 
-/// `swimmer`, `olivetti`, or a `.npy`/`.csv` path.
+/// `swimmer`, `olivetti`, or a `.npy`/`.csv` path, as `f32`.
+///
+/// # Errors
+/// As [`load_as`]; in particular a float64 `.npy` file is refused with [`IoError::Dtype`] rather
+/// than rounded to f32 (use `load_as::<f64>` to keep its precision, or convert the file).
 pub fn load(name_or_path: &str, data_home_dir: Option<&Path>) -> Result<Dataset, IoError> {
+    load_as::<f32>(name_or_path, data_home_dir).map_err(|e| match e {
+        IoError::Dtype { path, found, .. } if found == "float64" => IoError::Dtype {
+            path,
+            found,
+            expected: "float32 for datasets::load (datasets::load_as::<f64> keeps float64 data)",
+        },
+        other => other,
+    })
+}
+
+/// `swimmer`, `olivetti`, or a `.npy`/`.csv` path, in precision `T`.
+///
+/// The built-in sets are f32 and widen exactly to f64. A `.npy` file is read in `T` as
+/// [`io::read_npy`] reads it: float32 files widen exactly, float64 files cannot be read as f32.
+/// A `.csv` file's decimal text is parsed directly in `T`.
+///
+/// # Errors
+/// The file is missing or malformed, or holds float64 data and `T` is f32.
+pub fn load_as<T: Float>(
+    name_or_path: &str,
+    data_home_dir: Option<&Path>,
+) -> Result<Dataset<T>, IoError> {
+    let widen = |d: Dataset| Dataset {
+        x: Mat::from_fn(d.x.nrows(), d.x.ncols(), |i, j| {
+            T::from_f64(f64::from(d.x[(i, j)]))
+        }),
+        name: d.name,
+        image_shape: d.image_shape,
+        parts: d.parts,
+        labels: d.labels,
+    };
     match name_or_path {
-        "swimmer" => Ok(swimmer()),
-        "olivetti" => olivetti(data_home_dir),
+        "swimmer" => Ok(widen(swimmer())),
+        "olivetti" => olivetti(data_home_dir).map(widen),
         path => {
             let p = Path::new(path);
-            let x: Mat<f32> = match io::read_matrix::<f64>(p) {
-                Ok(m) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f32),
-                Err(e) => return Err(e),
-            };
+            let x: Mat<T> = io::read_matrix::<T>(p)?;
             let name = p
                 .file_stem()
                 .and_then(|s| s.to_str())
@@ -149,6 +186,66 @@ pub fn load(name_or_path: &str, data_home_dir: Option<&Path>) -> Result<Dataset,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh file path under the system temp folder, unique to this process and test.
+    fn tmp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nmf-datasets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn float64_files_keep_their_precision_or_are_refused() {
+        // 0.1 and 1/3 are not representable in f32: narrowing would change them.
+        let x64 = faer::mat![[0.1, 1.0 / 3.0], [2.0, 1e-9f64]];
+        let p = tmp("f64.npy");
+        io::write_npy(&p, x64.as_ref()).unwrap();
+        let path = p.to_str().unwrap();
+        match load(path, None) {
+            Err(IoError::Dtype {
+                found, expected, ..
+            }) => {
+                assert_eq!(found, "float64");
+                assert!(expected.contains("load_as::<f64>"), "{expected}");
+            }
+            other => panic!("a float64 file must not load as f32: {other:?}"),
+        }
+        let d = load_as::<f64>(path, None).unwrap();
+        assert_eq!(d.x, x64, "float64 data kept bit for bit");
+        assert_eq!(d.name, "f64");
+        // A float32 file loads as f32 unchanged, and widens exactly to f64.
+        let x32 = faer::mat![[0.1f32, 3.0], [0.5, 7.25]];
+        let p = tmp("f32.npy");
+        io::write_npy(&p, x32.as_ref()).unwrap();
+        let path = p.to_str().unwrap();
+        assert_eq!(load(path, None).unwrap().x, x32);
+        let wide = load_as::<f64>(path, None).unwrap().x;
+        assert_eq!(wide, Mat::from_fn(2, 2, |i, j| f64::from(x32[(i, j)])));
+    }
+
+    #[test]
+    fn csv_text_is_parsed_in_the_requested_precision() {
+        let p = tmp("x.csv");
+        std::fs::write(&p, "0.1,0.2\n0.3,0.4\n").unwrap();
+        let path = p.to_str().unwrap();
+        // Parsing the text as f32 directly, not rounding an f64 parse, and f64 keeps it all.
+        assert_eq!(
+            load(path, None).unwrap().x,
+            faer::mat![[0.1f32, 0.2], [0.3, 0.4]]
+        );
+        assert_eq!(
+            load_as::<f64>(path, None).unwrap().x,
+            faer::mat![[0.1f64, 0.2], [0.3, 0.4]]
+        );
+    }
+
+    #[test]
+    fn built_in_sets_widen_exactly() {
+        let a = load("swimmer", None).unwrap();
+        let b = load_as::<f64>("swimmer", None).unwrap();
+        assert_eq!(b.x, Mat::from_fn(256, 1024, |i, j| f64::from(a.x[(i, j)])));
+        assert_eq!((b.parts, b.image_shape), (a.parts, a.image_shape));
+    }
 
     #[test]
     fn swimmer_is_every_combination_of_17_parts() {

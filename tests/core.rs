@@ -1,4 +1,5 @@
-//! nmf-core through the facade: reference values computed by scikit-learn.
+//! nmf-core through the facade: reference values computed by scikit-learn
+//! (`tests/fixtures/beta_divergence.json`, written by `scripts/make_fixtures.py`).
 
 mod common;
 
@@ -57,7 +58,8 @@ fn beta_divergence_matches_sklearn() {
 
 #[test]
 fn algorithms_md_table_12_1() {
-    // The rounded values printed in ALGORITHMS.md section 12.1 (6 significant digits).
+    // The rounded values of `docs/algorithms.md 12.1` (6 significant digits), printed by
+    // `python3 scripts/reference_values.py` (scikit-learn's `_beta_divergence`).
     let fx = common::fixture("beta_divergence.json");
     let (x, w, h) = (
         common::mat(&fx["X4"]),

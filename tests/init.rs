@@ -3,6 +3,7 @@
 mod common;
 
 use faer::{Mat, Par};
+use nmf::CoreError;
 use nmf::init::mt19937::RandomState;
 use nmf::init::{Compat, Init, InitError, InitKind, SvdPath, initialize};
 use proptest::prelude::*;
@@ -94,7 +95,8 @@ fn sklearn_initialize_nmf_is_reproduced() {
 
 #[test]
 fn algorithms_md_12_2_values() {
-    // The rounded W of nndsvd(X3, k=3) printed in ALGORITHMS.md section 12.2.
+    // The rounded W of nndsvd(X3, k=3) in `docs/algorithms.md 12.2`, printed by
+    // `python3 scripts/reference_values.py` (scikit-learn's `_initialize_nmf`).
     let fx = common::fixture("init.json");
     let x = common::mat(&fx["X3"]);
     let f = initialize(x.as_ref(), 3, &Init::Nndsvd, 0, Compat::Sklearn, Par::Seq).unwrap();
@@ -184,13 +186,37 @@ fn errors_are_typed() {
         Compat::Sklearn,
         Par::Seq,
     );
-    assert!(matches!(r, Err(InitError::SeedOutOfRange { .. })));
+    assert!(
+        matches!(r, Err(InitError::SeedOutOfRange { seed }) if seed == 1 << 40),
+        "{r:?}"
+    );
     let r = initialize(x.as_ref(), 0, &Init::Random, 0, Compat::Native, Par::Seq);
-    assert!(r.is_err());
+    assert!(
+        matches!(
+            r,
+            Err(InitError::Core(CoreError::InvalidParam {
+                name: "n_components",
+                ..
+            }))
+        ),
+        "{r:?}"
+    );
     let mut neg = x.clone();
     neg[(1, 2)] = -1.0;
-    let r = initialize(neg.as_ref(), 2, &Init::Random, 0, Compat::Native, Par::Seq);
-    assert!(r.unwrap_err().to_string().contains("row 1, column 2"));
+    let e = initialize(neg.as_ref(), 2, &Init::Random, 0, Compat::Native, Par::Seq).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            InitError::Core(CoreError::Negative {
+                what: "X",
+                row: 1,
+                col: 2,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("row 1, column 2"), "{e}");
     let good_w = Mat::<f64>::from_fn(4, 2, |_, _| 1.0);
     let good_h = Mat::<f64>::from_fn(2, 5, |_, _| 1.0);
     let custom = |w: Mat<f64>, h: Mat<f64>| {
@@ -203,15 +229,61 @@ fn errors_are_typed() {
             Par::Seq,
         )
     };
-    assert!(custom(good_w.clone(), good_h.clone()).is_ok());
-    assert!(custom(Mat::from_fn(3, 2, |_, _| 1.0), good_h.clone()).is_err());
-    assert!(custom(good_w.clone(), Mat::zeros(2, 5)).is_err());
+    let f = custom(good_w.clone(), good_h.clone()).unwrap();
+    assert_eq!(
+        (f.w, f.h),
+        (good_w.clone(), good_h.clone()),
+        "a custom start is used as given"
+    );
+    let core = |r: Result<nmf::init::Factors<f64>, InitError>| match r {
+        Err(InitError::Core(e)) => e,
+        other => panic!("expected a CoreError, got {other:?}"),
+    };
+    let e = core(custom(Mat::from_fn(3, 2, |_, _| 1.0), good_h.clone()));
+    assert!(
+        matches!(
+            e,
+            CoreError::ShapeMismatch {
+                what: "W",
+                dim: "rows",
+                expected: 4,
+                got: 3
+            }
+        ),
+        "{e:?}"
+    );
+    let e = core(custom(good_w.clone(), Mat::zeros(2, 5)));
+    assert!(matches!(e, CoreError::AllZero { what: "H" }), "{e:?}");
     let mut nan = good_h.clone();
-    nan[(0, 0)] = f64::NAN;
-    assert!(custom(good_w.clone(), nan).is_err());
+    nan[(0, 1)] = f64::NAN;
+    let e = core(custom(good_w.clone(), nan));
+    assert!(
+        matches!(
+            e,
+            CoreError::NonFinite {
+                what: "H",
+                row: 0,
+                col: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let mut negw = good_w.clone();
-    negw[(0, 0)] = -0.5;
-    assert!(custom(negw, good_h).is_err());
+    negw[(2, 1)] = -0.5;
+    let e = core(custom(negw, good_h));
+    assert!(
+        matches!(
+            e,
+            CoreError::Negative {
+                what: "W",
+                row: 2,
+                col: 1,
+                value: -0.5
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -311,7 +383,8 @@ proptest! {
         let count = (40 * k + k * 30) as f64;
         f.w.for_each(|&v| assert!(v >= 0.0));
         f.h.for_each(|&v| assert!(v >= 0.0));
-        // 280 half-normal draws: the mean is within ~4 standard errors (sd/mean ≈ 0.76).
+        // 280 half-normal draws: the mean is within ~4 standard errors. For |Z| with Z standard
+        // normal, mean = sqrt(2/π) and variance = 1 − 2/π, so sd/mean = sqrt(π/2 − 1) ≈ 0.7555.
         prop_assert!((total / count - expect).abs() < 4.0 * 0.76 * expect / count.sqrt(), "{} vs {}", total / count, expect);
     }
 }

@@ -85,7 +85,7 @@ fn npy_fortran_and_big_endian() {
 
 #[test]
 fn olivetti_loads_as_400_by_4096_f32() {
-    let Some(p) = common::olivetti_path() else {
+    let Some((p, targets)) = common::olivetti_with_targets() else {
         return;
     };
     let x: Mat<f32> = io::read_npy(&p).unwrap();
@@ -98,9 +98,24 @@ fn olivetti_loads_as_400_by_4096_f32() {
         }
     }
     assert!(lo >= 0.0 && hi <= 1.0 && hi > 0.9, "range [{lo}, {hi}]");
-    let labels = io::read_npy_labels(common::shared_data().join("olivetti_targets.npy")).unwrap();
+    let labels = io::read_npy_labels(targets).unwrap();
     assert_eq!(labels.len(), 400);
+    // 40 people with 10 images each, stored person by person (scikit-learn's
+    // `fetch_olivetti_faces` documents the targets as ids 0..39 in this order).
     assert_eq!((labels[0], labels[399]), (0, 39));
+}
+
+/// Which [`IoError`] a malformed `.npy` input must give.
+#[derive(Debug, PartialEq)]
+enum Kind {
+    /// The header or magic is malformed.
+    Npy,
+    /// The header declares more data than the file holds.
+    Truncated,
+    /// Not float32/float64.
+    Dtype,
+    /// Not two-dimensional.
+    Dimensions,
 }
 
 #[test]
@@ -108,19 +123,27 @@ fn malformed_npy_files_are_errors() {
     let good = npy_bytes(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2], "<f4", npyz::Order::C);
     assert!(read_bytes(&good).is_ok());
     let header_end = good.len() - 16;
-    let mut cases: Vec<(&str, Vec<u8>)> = vec![
-        ("empty", vec![]),
-        ("bad magic", b"\x93NUMPZ\x01\x00\x10\x00".to_vec()),
-        ("magic only", b"\x93NUMPY".to_vec()),
-        ("truncated header", good[..20].to_vec()),
-        ("truncated data", good[..good.len() - 3].to_vec()),
-        ("header only", good[..header_end].to_vec()),
-        ("version 9", {
+    let mut cases: Vec<(&str, Kind, Vec<u8>)> = vec![
+        ("empty", Kind::Npy, vec![]),
+        (
+            "bad magic",
+            Kind::Npy,
+            b"\x93NUMPZ\x01\x00\x10\x00".to_vec(),
+        ),
+        ("magic only", Kind::Npy, b"\x93NUMPY".to_vec()),
+        ("truncated header", Kind::Npy, good[..20].to_vec()),
+        (
+            "truncated data",
+            Kind::Truncated,
+            good[..good.len() - 3].to_vec(),
+        ),
+        ("header only", Kind::Truncated, good[..header_end].to_vec()),
+        ("version 9", Kind::Npy, {
             let mut b = good.clone();
             b[6] = 9;
             b
         }),
-        ("header length beyond file", {
+        ("header length beyond file", Kind::Npy, {
             let mut b = good.clone();
             b[8] = 0xff;
             b[9] = 0xff;
@@ -141,62 +164,85 @@ fn malformed_npy_files_are_errors() {
     };
     cases.push((
         "huge shape",
+        Kind::Truncated,
         with_header(
             "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1000000000), }",
         ),
     ));
     cases.push((
         "overflowing shape",
+        Kind::Npy,
         with_header(
             "{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615, 2), }",
         ),
     ));
     cases.push((
         "negative shape",
+        Kind::Npy,
         with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, 2), }"),
     ));
     cases.push((
         "no shape",
+        Kind::Npy,
         with_header("{'descr': '<f4', 'fortran_order': False, }"),
     ));
     cases.push((
         "two shapes",
+        Kind::Npy,
         with_header("{'descr': '<f4', 'shape': (2, 2), 'fortran_order': False, 'shape': (1, 1), }"),
     ));
     cases.push((
         "int dtype",
+        Kind::Dtype,
         with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 2), }"),
     ));
     cases.push((
         "complex dtype",
+        Kind::Dtype,
         with_header("{'descr': '<c8', 'fortran_order': False, 'shape': (2, 2), }"),
     ));
     cases.push((
         "float16",
+        Kind::Dtype,
         with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (2, 2), }"),
     ));
     cases.push((
         "object dtype",
+        Kind::Dtype,
         with_header("{'descr': '|O', 'fortran_order': False, 'shape': (2, 2), }"),
     ));
     cases.push((
         "1-D",
+        Kind::Dimensions,
         with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"),
     ));
     cases.push((
         "3-D",
+        Kind::Dimensions,
         with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 1), }"),
     ));
-    cases.push(("not a dict", with_header("[1, 2, 3] 'shape': (2, 2)")));
-    cases.push(("non-UTF-8 header", {
+    cases.push((
+        "not a dict",
+        Kind::Npy,
+        with_header("[1, 2, 3] 'shape': (2, 2)"),
+    ));
+    cases.push(("non-UTF-8 header", Kind::Npy, {
         let mut b = with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }");
         b[12] = 0xff;
         b
     }));
-    for (name, bytes) in cases {
-        let r = read_bytes(&bytes);
-        assert!(r.is_err(), "{name}: expected an error, got {r:?}");
-        assert!(!r.unwrap_err().to_string().is_empty());
+    for (name, kind, bytes) in cases {
+        let e = read_bytes(&bytes).expect_err(name);
+        let got = match &e {
+            IoError::Npy { .. } => Kind::Npy,
+            IoError::Truncated { .. } => Kind::Truncated,
+            IoError::Dtype { .. } => Kind::Dtype,
+            IoError::Dimensions { .. } => Kind::Dimensions,
+            other => panic!("{name}: unexpected error {other:?}"),
+        };
+        assert_eq!(got, kind, "{name}: {e}");
+        // Every message names the file it is about.
+        assert!(e.to_string().starts_with("<bytes>: "), "{name}: {e}");
     }
 }
 
@@ -243,8 +289,15 @@ fn malformed_csv_files_are_errors() {
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        let _ = read_bytes(&bytes);
-        let _ = io::read_csv_bytes::<f64>(&bytes, Path::new("<csv>"), CsvHeader::Auto);
+        // Whatever parses holds no more values than its bytes can carry (the readers size their
+        // buffers from the data present, never from a declared shape alone).
+        if let Ok(a) = read_bytes(&bytes) {
+            let (n, m) = a.shape();
+            prop_assert!(4 * n * m <= bytes.len());
+        }
+        if let Ok(a) = io::read_csv_bytes::<f64>(&bytes, Path::new("<csv>"), CsvHeader::Auto) {
+            prop_assert!(a.nrows() * a.ncols() <= bytes.len());
+        }
     }
 
     #[test]
@@ -257,8 +310,12 @@ proptest! {
             let at = i.index(b.len());
             b[at] = v;
         }
-        let _ = read_bytes(&b);
         let len = cut.index(b.len() + 1);
-        let _ = read_bytes(&b[..len]);
+        for bytes in [&b[..], &b[..len]] {
+            if let Ok(a) = read_bytes(bytes) {
+                let (n, m) = a.shape();
+                prop_assert!(4 * n * m <= bytes.len());
+            }
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Property tests of the solvers: ALGORITHMS.md section 11, properties 1-7, 9-13 and 16.
+//! Property tests of the solvers: `docs/algorithms.md 11`, properties 1-7, 9-13 and 16.
 //! Strategies yield (shape, seed) and build matrices from the seed, so shrinking stays cheap.
 
 mod common;
@@ -211,35 +211,71 @@ proptest! {
     }
 }
 
+/// The validation error inside `e`, however many layers wrap it (fit reports initialisation
+/// problems as `NmfError::Init`, which may itself carry a `CoreError`).
+fn core_error(e: &nmf::NmfError) -> Option<&nmf::CoreError> {
+    match e {
+        nmf::NmfError::Core(c) | nmf::NmfError::Init(nmf::init::InitError::Core(c)) => Some(c),
+        _ => None,
+    }
+}
+
 #[test]
 fn invalid_inputs_are_typed_errors() {
+    use nmf::CoreError;
+    use nmf::NmfError;
+    use nmf::init::InitError;
     let x = Mat::<f64>::from_fn(4, 3, |i, j| (i + j) as f64);
-    let bad = |p: nmf::NmfParams<f64>| p.fit(x.as_ref()).is_err();
-    assert!(bad(Nmf::params(0)));
-    assert!(bad(Nmf::params(2).max_iter(0)));
-    assert!(bad(Nmf::params(2).tol(-1.0)));
-    assert!(bad(Nmf::params(2).tol(f64::NAN)));
-    assert!(bad(Nmf::params(2).alpha_w(-0.1)));
-    assert!(bad(Nmf::params(2).l1_ratio(2.0)));
-    assert!(
-        bad(Nmf::params(2).loss(Loss::KullbackLeibler)),
-        "cd with KL must be refused"
+    let err = |p: nmf::NmfParams<f64>| p.fit(x.as_ref()).expect_err("must be refused");
+    // Parameter errors name the parameter as the builder spells it.
+    let param = |p: nmf::NmfParams<f64>| match core_error(&err(p)) {
+        Some(CoreError::InvalidParam { name, .. }) => *name,
+        other => panic!("expected InvalidParam, got {other:?}"),
+    };
+    assert_eq!(param(Nmf::params(0)), "n_components");
+    assert_eq!(param(Nmf::params(2).max_iter(0)), "max_iter");
+    assert_eq!(param(Nmf::params(2).tol(-1.0)), "tol");
+    assert_eq!(param(Nmf::params(2).tol(f64::NAN)), "tol");
+    assert_eq!(param(Nmf::params(2).alpha_w(-0.1)), "alpha_w");
+    assert_eq!(param(Nmf::params(2).l1_ratio(2.0)), "l1_ratio");
+    assert_eq!(param(Nmf::params(2).kkt_tol(0.0)), "kkt_tol");
+    assert_eq!(
+        param(
+            Nmf::params(2)
+                .loss(Loss::Beta(f64::INFINITY))
+                .solver(SolverKind::Mu)
+        ),
+        "beta_loss"
     );
-    assert!(bad(Nmf::params(2)
-        .loss(Loss::Beta(f64::INFINITY))
-        .solver(SolverKind::Mu)));
+    let e = err(Nmf::params(2).loss(Loss::KullbackLeibler));
     assert!(
-        bad(Nmf::params(2)
-            .solver(SolverKind::Mu)
-            .loss(Loss::ItakuraSaito)),
-        "zeros with beta <= 0"
+        matches!(e, NmfError::SolverLoss { solver: "cd", .. }),
+        "cd with KL must be refused: {e:?}"
     );
+    // X has a zero at (0, 0): undefined for beta <= 0.
+    let e = err(Nmf::params(2)
+        .solver(SolverKind::Mu)
+        .loss(Loss::ItakuraSaito));
     assert!(
-        bad(Nmf::params(4).init(Init::Nndsvd)),
-        "k > min(n, m) with nndsvd"
+        matches!(
+            core_error(&e),
+            Some(CoreError::ZerosWithNonPositiveBeta { row: 0, col: 0, .. })
+        ),
+        "{e:?}"
     );
-    assert!(bad(Nmf::params(2).compat(Compat::Sklearn).seed(1 << 33)));
-    assert!(bad(Nmf::params(2).kkt_tol(0.0)));
+    let e = err(Nmf::params(4).init(Init::Nndsvd));
+    assert!(
+        matches!(
+            e,
+            NmfError::Init(InitError::RankTooLarge { k: 4, max: 3, .. })
+        ),
+        "k > min(n, m) with nndsvd: {e:?}"
+    );
+    let e = err(Nmf::params(2).compat(Compat::Sklearn).seed(1 << 33));
+    assert!(
+        matches!(e, NmfError::Init(InitError::SeedOutOfRange { seed }) if seed == 1 << 33),
+        "{e:?}"
+    );
     // Negative X with a custom init (scikit-learn accepts it silently).
     let mut neg = x.clone();
     neg[(0, 0)] = -1.0;
@@ -247,32 +283,80 @@ fn invalid_inputs_are_typed_errors() {
         w: Mat::from_fn(4, 2, |_, _| 1.0),
         h: Mat::from_fn(2, 3, |_, _| 1.0),
     };
+    let e = Nmf::params(2)
+        .init(custom.clone())
+        .fit(neg.as_ref())
+        .unwrap_err();
     assert!(
-        Nmf::params(2)
-            .init(custom.clone())
-            .fit(neg.as_ref())
-            .is_err()
+        matches!(
+            core_error(&e),
+            Some(CoreError::Negative {
+                what: "X",
+                row: 0,
+                col: 0,
+                ..
+            })
+        ),
+        "{e:?}"
     );
     // NaN in a custom factor (scikit-learn accepts it silently).
     let mut nan_h = Mat::from_fn(2, 3, |_, _| 1.0);
     nan_h[(1, 1)] = f64::NAN;
+    let e = Nmf::params(2)
+        .init(Init::Custom {
+            w: Mat::from_fn(4, 2, |_, _| 1.0),
+            h: nan_h,
+        })
+        .fit(x.as_ref())
+        .unwrap_err();
     assert!(
-        Nmf::params(2)
-            .init(Init::Custom {
-                w: Mat::from_fn(4, 2, |_, _| 1.0),
-                h: nan_h
+        matches!(
+            core_error(&e),
+            Some(CoreError::NonFinite {
+                what: "H",
+                row: 1,
+                col: 1,
+                ..
             })
-            .fit(x.as_ref())
-            .is_err()
+        ),
+        "{e:?}"
     );
-    // Negative X and wrong feature count in transform.
+    // Negative X and wrong feature count in transform; wrong k in inverse_transform.
     let model = Nmf::params(2).fit(x.as_ref()).unwrap();
-    assert!(model.transform(neg.as_ref()).is_err());
-    assert!(model.transform(Mat::<f64>::zeros(2, 4).as_ref()).is_err());
+    let e = model.transform(neg.as_ref()).unwrap_err();
     assert!(
-        model
-            .inverse_transform(Mat::<f64>::zeros(2, 3).as_ref())
-            .is_err()
+        matches!(core_error(&e), Some(CoreError::Negative { what: "X", .. })),
+        "{e:?}"
+    );
+    let e = model
+        .transform(Mat::<f64>::zeros(2, 4).as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(
+            core_error(&e),
+            Some(CoreError::ShapeMismatch {
+                dim: "columns",
+                expected: 3,
+                got: 4,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    let e = model
+        .inverse_transform(Mat::<f64>::zeros(2, 3).as_ref())
+        .unwrap_err();
+    assert!(
+        matches!(
+            core_error(&e),
+            Some(CoreError::ShapeMismatch {
+                what: "W",
+                dim: "columns",
+                expected: 2,
+                got: 3
+            })
+        ),
+        "{e:?}"
     );
 }
 

@@ -75,6 +75,16 @@ fn check_fit(
     model
 }
 
+/// `a·b` by the textbook triple loop in f64, independent of the library's kernels.
+fn naive_product<T: nmf::Float>(a: faer::MatRef<'_, T>, b: faer::MatRef<'_, T>) -> Mat<f64> {
+    assert_eq!(a.ncols(), b.nrows());
+    Mat::from_fn(a.nrows(), b.ncols(), |i, j| {
+        (0..a.ncols())
+            .map(|t| a[(i, t)].to_f64() * b[(t, j)].to_f64())
+            .sum()
+    })
+}
+
 #[test]
 fn fixed_iteration_trajectories_match_sklearn() {
     let fx = common::fixture("solvers.json");
@@ -114,7 +124,8 @@ fn fixed_iteration_trajectories_match_sklearn() {
 
 #[test]
 fn algorithms_md_12_4_values() {
-    // Rounded values printed in ALGORITHMS.md 12.4 (cd, X4 from W0/H0, 5 iterations).
+    // Rounded values of `docs/algorithms.md 12.4` (cd, X4 from W0/H0, 5 iterations), printed by
+    // `python3 scripts/reference_values.py` (scikit-learn's `non_negative_factorization`).
     let fx = common::fixture("beta_divergence.json");
     let (x, w0, h0) = (
         common::mat(&fx["X4"]),
@@ -199,7 +210,12 @@ fn full_default_fits_match_sklearn() {
             let d = common::rel_diff(out.as_ref(), common::mat(&case["transform_out"]).as_ref());
             assert!(d < 1e-6, "{name}: transform differs by {d:e}");
             let back = model.inverse_transform(out.as_ref()).unwrap();
-            assert_eq!(back.shape(), (out.nrows(), x.ncols()));
+            let expect = naive_product(out.as_ref(), model.h());
+            let d = common::rel_diff(back.as_ref(), expect.as_ref());
+            assert!(
+                d < 1e-14,
+                "{name}: inverse_transform differs from W·H by {d:e}"
+            );
         }
     }
 }
@@ -391,6 +407,52 @@ fn inner_sweeps_lower_the_loss_per_iteration_and_keep_their_contract() {
         Nmf::params::<f64>(k).inner_sweeps(1001),
         Nmf::params::<f64>(k).solver(SolverKind::Mu).inner_sweeps(2),
     ] {
-        assert!(bad.check().is_err());
+        let r = bad.check();
+        assert!(
+            matches!(
+                r,
+                Err(nmf::NmfError::Core(nmf::CoreError::InvalidParam {
+                    name: "inner_sweeps",
+                    ..
+                }))
+            ),
+            "{r:?}"
+        );
+    }
+}
+
+#[test]
+fn inverse_transform_reconstructs_exact_low_rank_data() {
+    // X = A·B with A (8 x 2) and B (2 x 6) positive: an exact rank-2 nonnegative factorization
+    // exists, so a converged k = 2 fit reproduces X, and so does the round trip through
+    // transform and inverse_transform.
+    let a = Mat::from_fn(8, 2, |i, r| 0.5 + ((i * 3 + r * 5) % 7) as f64 / 7.0);
+    let b = Mat::from_fn(2, 6, |r, j| 0.5 + ((r * 2 + j * 3) % 5) as f64 / 5.0);
+    let x = naive_product(a.as_ref(), b.as_ref());
+    for solver in [SolverKind::Cd, SolverKind::Mu] {
+        // NNDSVDa: no zeros in the start, which mu could never move; a fixed iteration count
+        // because mu's relative stopping rule would stop it early on this slow tail.
+        let model = Nmf::params(2)
+            .solver(solver)
+            .init(Init::NndsvdA)
+            .tol(0.0)
+            .max_iter(20_000)
+            .fit(x.as_ref())
+            .unwrap();
+        let fitted = model.inverse_transform(model.w()).unwrap();
+        let d = common::rel_diff(fitted.as_ref(), x.as_ref());
+        assert!(d < 1e-4, "{solver}: fitted W·H differs from X by {d:e}");
+        let w = model.transform(x.as_ref()).unwrap();
+        let back = model.inverse_transform(w.as_ref()).unwrap();
+        let d = common::rel_diff(back.as_ref(), x.as_ref());
+        assert!(
+            d < 1e-4,
+            "{solver}: transform round trip differs from X by {d:e}"
+        );
+        // inverse_transform is exactly W·H, whatever W is (no nonnegativity check either).
+        let any_w = Mat::from_fn(3, 2, |i, r| (i as f64 - 1.0) * (r as f64 + 0.5));
+        let got = model.inverse_transform(any_w.as_ref()).unwrap();
+        let want = naive_product(any_w.as_ref(), model.h());
+        assert!(common::rel_diff(got.as_ref(), want.as_ref()) < 1e-14);
     }
 }

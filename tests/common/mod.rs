@@ -31,6 +31,62 @@ pub fn shared_data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
 }
 
+/// True when the tests run under CI (`CI=true`, as CI sets it; `1` counts too).
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// `Some(path)` when `path` exists. Otherwise a data-dependent test cannot run: under CI that
+/// is a failure (a missing file must never turn into a silent pass there); elsewhere the test
+/// says it skipped, on the real stderr so the line shows in `cargo test` output (libtest
+/// captures `eprintln!` of passing tests), and the caller returns.
+pub fn require(path: PathBuf, how_to_get_it: &str) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path);
+    }
+    if under_ci() {
+        panic!("{} is missing under CI ({how_to_get_it})", path.display());
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {} not found ({how_to_get_it})",
+        path.display()
+    );
+    None
+}
+
+/// A file of `../shared/data` (see [`require`]).
+pub fn shared_file(name: &str) -> Option<PathBuf> {
+    require(
+        shared_data().join(name),
+        "put the shared folder beside the checkout as ../shared",
+    )
+}
+
+/// The Olivetti faces (see [`require`]).
+pub fn olivetti_path() -> Option<PathBuf> {
+    shared_file("olivetti_faces.npy")
+}
+
+/// The Olivetti faces and their person labels, both or neither (see [`require`]).
+pub fn olivetti_with_targets() -> Option<(PathBuf, PathBuf)> {
+    let faces = olivetti_path();
+    let targets = shared_file("olivetti_targets.npy");
+    faces.zip(targets)
+}
+
+/// A file from the large-fixture folder, written by `scripts/make_fixtures.py --large
+/// fixtures-large` (see [`require`]).
+pub fn large_fixture(name: &str) -> Option<PathBuf> {
+    require(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures-large")
+            .join(name),
+        "run `python3 scripts/make_fixtures.py --large fixtures-large`; needs scikit-learn",
+    )
+}
+
 /// Max |a - b| / max|b|, the relative difference used by the parity tests.
 pub fn rel_diff(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
     assert_eq!(a.shape(), b.shape(), "shapes differ");
@@ -43,42 +99,6 @@ pub fn rel_diff(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
         }
     }
     num / den.max(f64::MIN_POSITIVE)
-}
-
-/// The Olivetti faces path, or `None` with a printed reason. Under CI (`CI` set) a missing file
-/// is a failure, so the data-dependent tests can never be skipped silently there.
-pub fn olivetti_path() -> Option<PathBuf> {
-    let p = shared_data().join("olivetti_faces.npy");
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{} is missing under CI", p.display());
-    }
-    eprintln!(
-        "skipped: {} not found (put ../shared beside the checkout)",
-        p.display()
-    );
-    None
-}
-
-/// A file from the large-fixture folder (written by `scripts/make_fixtures.py --large
-/// fixtures-large`), or `None` with a printed reason. Under CI a missing file is a failure.
-pub fn large_fixture(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures-large")
-        .join(name);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{} is missing under CI (.ci/run generates it)", p.display());
-    }
-    eprintln!(
-        "skipped: {} not found; run `python3 scripts/make_fixtures.py --large fixtures-large` (needs scikit-learn)",
-        p.display()
-    );
-    None
 }
 
 /// ‖a − b‖_F / ‖b‖_F.
