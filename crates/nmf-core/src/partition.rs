@@ -25,19 +25,19 @@ pub const TILE: usize = 32 * 1024;
 
 /// Products with fewer multiply-adds than this run as one sequential call: parallel tasks cost
 /// more than they save there (faer's k x k products lose half their speed on two threads,
-/// docs/limits.md).
+/// docs/limits.md 5).
 pub const SPLIT_MIN_MACS: usize = 2_000_000;
 
 /// The k x k Gram products (`HHᵀ`, `WᵀW`) split into parallel blocks from this k on; below it
-/// one sequential call is faster (faces, k = 50: never slower split; k < 32: slower).
+/// one sequential call is faster (measured on the faces: docs/performance.md).
 pub const GRAM_PAR_MIN_K: usize = 32;
 
-/// `W·(HHᵀ)` (n x k x k) runs on one thread below this many flops (docs/limits.md: at k = 50 it
+/// `W·(HHᵀ)` (n x k x k) runs on one thread below this many flops (docs/limits.md 5: at k = 50 it
 /// runs at 99 GFLOP/s on one thread and 58 on two).
 pub const SMALL_PRODUCT_FLOPS: usize = 16_000_000;
 
 /// Typical rows per block of a cd sweep. Larger blocks amortise the per-coordinate loop set-up
-/// (k = 200: 64 rows 19-20 ms per iteration, 128 rows 17-19 ms).
+/// (64 against 128 rows at k = 200: docs/performance.md).
 pub const SWEEP_ROWS: usize = 128;
 
 /// Typical rows (W) or columns (H) per independent piece of a β ≠ 2 MU half-step.

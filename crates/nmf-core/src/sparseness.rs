@@ -37,7 +37,7 @@ pub fn l1_for_sparseness(n: usize, s: f64, l2: f64) -> f64 {
 /// Exact and non-iterative (the KKT form of Thom & Palm 2013): `v = max(x − θ, 0)/κ`, with the
 /// support found from the sorted entries and θ in closed form on it, `O(N log N)`. Where ties make
 /// the nearest point non-unique (x constant on its largest entries and the target sparser than
-/// that group allows to spread over), the deterministic choice of ALGORITHMS.md 8.2 is returned: mass
+/// that group allows to spread over), the deterministic choice of docs/algorithms.md 8.2 is returned: mass
 /// moved towards the lowest-index tied entry; every such point is equally near. Never NaN, never
 /// a loop, and the targets are met to rounding.
 ///
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn reference_measures() {
-        // ALGORITHMS.md 12.7
+        // docs/algorithms.md 12.7
         assert_eq!(hoyer([1.0, 0.0, 0.0, 0.0]), 1.0);
         assert_eq!(hoyer([1.0, 1.0, 1.0, 1.0]), 0.0);
         assert!((hoyer([1.0, 2.0, 3.0, 4.0]) - 0.174258).abs() < 1e-6);

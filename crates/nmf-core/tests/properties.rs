@@ -1,4 +1,4 @@
-//! Property tests of the losses and the objective (ALGORITHMS.md section 11).
+//! Property tests of the losses and the objective (docs/algorithms.md 11).
 
 use faer::{Mat, MatRef, Par};
 use nmf_core::loss::{beta_divergence, frobenius_direct, gradient_into, objective};

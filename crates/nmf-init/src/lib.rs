@@ -17,7 +17,7 @@
 //! let x = mat![[1.0, 2.0, 0.0, 3.0, 1.0], [0.0, 1.0, 4.0, 1.0, 2.0],
 //!              [3.0, 0.0, 1.0, 2.0, 0.0], [2.0, 2.0, 2.0, 0.0, 1.0f64]];
 //! let f = initialize(x.as_ref(), 3, &Init::Nndsvd, 0, Compat::Sklearn, Par::Seq)?;
-//! // scikit-learn: W[0, 0] = 1.12706 (ALGORITHMS.md 12.2)
+//! // scikit-learn: W[0, 0] = 1.12706 (docs/algorithms.md 12.2)
 //! assert!((f.w[(0, 0)] - 1.12706).abs() < 1e-5);
 //! f.w.for_each(|&v| assert!(v >= 0.0));
 //! f.h.for_each(|&v| assert!(v >= 0.0));

@@ -43,8 +43,8 @@ pub(crate) struct Truncated<T> {
 ///
 /// Decompositions always run on one thread: faer's parallel QR/SVD change their rounding with
 /// the thread count (results must not), and at the sizes NMF initialisation meets they were also
-/// slower on two threads (faces, k = 50: compatible NNDSVDa 0.075 s on two threads, 0.047 s
-/// on one). The products around them are parallel and thread-independent.
+/// slower on two threads (docs/performance.md). The products around them are parallel and
+/// thread-independent.
 pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     let par = Par::Seq;
     use faer::linalg::householder::{
@@ -168,8 +168,8 @@ pub(crate) fn exact_truncated<T: Float>(
     seed: u64,
 ) -> Result<(Truncated<T>, SvdPath), InitError> {
     let small = x.nrows().min(x.ncols());
-    // Measured on the faces (400 x 4096): the dense thin SVD (0.16 s) beats Lanczos for every k
-    // (0.13 s at k = 20, 0.35 s at k = 50), so Lanczos only pays when min(n, m) is large.
+    // The dense thin SVD beat Lanczos on the faces (400 x 4096; docs/performance.md), so
+    // Lanczos is kept for large min(n, m) and small k.
     if small >= 1000
         && 10 * k <= small
         // One thread: faer's parallel matrix-free products are not thread-count stable.

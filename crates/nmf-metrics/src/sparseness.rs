@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn nimfa_reference_values() {
-        // ALGORITHMS.md 12.10
+        // docs/algorithms.md 12.10
         assert!((hoyer_nimfa([0.0, 0.0, 0.0, 0.0]) - 1.0).abs() < 1e-9);
         assert!((hoyer_nimfa([2.0, 0.0, 0.0, 0.0]) - 1.0).abs() < 1e-9);
         assert!(hoyer_nimfa([1.0, 1.0, 1.0, 1.0]).abs() < 1e-9);

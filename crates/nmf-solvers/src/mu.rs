@@ -4,7 +4,7 @@
 //!
 //! `W·H` is recomputed from the current factors in every half-step. Reusing a stale `WH` between
 //! the two half-steps breaks the majorisation argument and makes the KL divergence go up (the
-//! classic pitfall; ALGORITHMS.md 4.4). For β ≠ 2 the updated factor is cut into independent
+//! classic pitfall; docs/algorithms.md 4.4). For β ≠ 2 the updated factor is cut into independent
 //! blocks (rows of W, columns of H) that run in parallel, each forming its `WH` one cache-sized
 //! tile at a time, so no n x m temporary is ever allocated and the bits do not depend on the
 //! thread count.
