@@ -10,7 +10,6 @@
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -129,19 +128,10 @@ struct Results {
     grid_equal: Option<GridEqual>,
 }
 
+/// One call of `scripts/bench_sklearn.py`, which prints one JSON object.
 fn python(a: &Args, args: &[String]) -> Result<serde_json::Value> {
-    let out = Command::new(&a.python)
-        .arg("scripts/bench_sklearn.py")
-        .args(args)
-        .output()
-        .with_context(|| format!("running {} (pip install scikit-learn)", a.python))?;
-    if !out.status.success() {
-        bail!(
-            "scikit-learn side failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    let out = crate::python::run(&a.python, "bench_sklearn.py", args)?;
+    Ok(serde_json::from_str(&out)?)
 }
 
 /// The "GEMM-achievable" time of one iteration of `config` on 2 threads.

@@ -1,12 +1,14 @@
 //! `cargo xtask init-compare`: time and starting error of each initialisation, exact vs
-//! scikit-learn-compatible NNDSVD, next to scikit-learn's own `_initialize_nmf`.
+//! scikit-learn-compatible NNDSVD, next to scikit-learn's own `_initialize_nmf`
+//! (`scripts/init_compare_sklearn.py`).
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use faer::{Mat, Par};
 use nmf::init::{Compat, Init, initialize};
+use serde::Deserialize;
 
 /// Arguments of `init-compare`.
 #[derive(clap::Args)]
@@ -23,6 +25,14 @@ pub struct Args {
     /// Python with scikit-learn (skipped if it fails).
     #[arg(long, default_value = "python3")]
     python: String,
+}
+
+/// One line of the script: an initialisation, its best time of 3 and ‖X − W0·H0‖_F.
+#[derive(Deserialize)]
+struct SklearnInit {
+    init: String,
+    seconds: f64,
+    error: f64,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -73,27 +83,25 @@ pub fn run(a: Args) -> Result<()> {
                 );
             }
         }
-        let script = format!(
-            "import time, numpy as np\nfrom sklearn.decomposition import _nmf\nx=np.load('{}')\nfor init in ('nndsvda','nndsvd','random'):\n  b=1e9\n  for _ in range(3):\n    t=time.perf_counter(); w,h=_nmf._initialize_nmf(x,{k},init=init,random_state=0); b=min(b,time.perf_counter()-t)\n  print(init, b, float(np.linalg.norm(x-w@h)))\n",
-            a.data.display()
-        );
-        if let Ok(out) = Command::new(&a.python).arg("-c").arg(&script).output()
-            && out.status.success()
-        {
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                let f: Vec<&str> = line.split_whitespace().collect();
-                if f.len() == 3 {
-                    println!(
-                        "{k:>5} {:<10} {:<9} {:<38} {:>9.4} {:>12.4}",
-                        f[0],
-                        "sklearn",
-                        "scikit-learn 1.x _initialize_nmf",
-                        f[1].parse::<f64>().unwrap_or(f64::NAN),
-                        f[2].parse::<f64>().unwrap_or(f64::NAN)
-                    );
-                }
-            }
-        }
+        sklearn(&a.python, &a.data, k);
     }
     Ok(())
+}
+
+/// scikit-learn's rows at k; silently none when its side cannot run (no scikit-learn here).
+fn sklearn(python: &str, path: &Path, k: usize) {
+    let k_arg = k.to_string();
+    let args = [path.as_os_str(), OsStr::new(&k_arg)];
+    let Ok(out) = crate::python::run(python, "init_compare_sklearn.py", args) else {
+        return;
+    };
+    for r in out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<SklearnInit>(l).ok())
+    {
+        println!(
+            "{k:>5} {:<10} {:<9} {:<38} {:>9.4} {:>12.4}",
+            r.init, "sklearn", "scikit-learn 1.x _initialize_nmf", r.seconds, r.error
+        );
+    }
 }

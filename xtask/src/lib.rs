@@ -3,7 +3,8 @@
 //!
 //! One module per command; `grid` is the main job and is split by stage (arguments, plan, run,
 //! results rows, report, plots, target search). Shared pieces: `common` (flags and CSV
-//! number format), `draw` and `png` (pictures without system fonts).
+//! number format), `python` (the scikit-learn scripts of `scripts/`), `draw` and `png` (pictures
+//! without system fonts).
 
 mod bench;
 mod common;
@@ -11,6 +12,7 @@ mod draw;
 pub mod grid;
 mod initcmp;
 mod png;
+mod python;
 mod rank;
 mod sparse;
 

@@ -2,9 +2,8 @@
 //! scikit-learn's `mu` and `cd` reach with `alpha_H` tuned for the same mean sparseness.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use faer::{Mat, Par};
 use nmf::prelude::*;
 use nmf::sparseness::hoyer;
@@ -70,23 +69,18 @@ pub fn run(a: Args) -> Result<()> {
         "scikit-learn, alpha_H bisected (l1_ratio 1, alpha_W 0, nndsvda) to reach the target mean:"
     );
     let targets: Vec<String> = a.targets.iter().map(|t| t.to_string()).collect();
-    let out = Command::new(&a.python)
-        .arg("scripts/sparse_compare_sklearn.py")
-        .arg(&a.data)
-        .args([a.components.to_string(), a.max_iter.to_string()])
-        .args(&targets)
-        .output()
-        .with_context(|| format!("running {} (pip install scikit-learn)", a.python))?;
-    anyhow::ensure!(
-        out.status.success(),
-        "scikit-learn side failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec![
+        a.data.display().to_string(),
+        a.components.to_string(),
+        a.max_iter.to_string(),
+    ];
+    args.extend(targets);
+    let out = crate::python::run(&a.python, "sparse_compare_sklearn.py", &args)?;
     println!(
         "{:>6} {:>7} {:>10} {:>7} {:>7} {:>7} {:>10} {:>8} {:>5}",
         "solver", "target", "alpha_H", "mean", "min", "max", "err", "seconds", "dead"
     );
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    for line in out.lines() {
         let v: serde_json::Value = serde_json::from_str(line)?;
         let r = &v["result"];
         if r.is_null() {
