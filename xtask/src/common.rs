@@ -1,9 +1,14 @@
-//! What several commands share: the meaning of `--dataset` and `--data-home`, and the number
-//! format of the CSV files they write.
+//! What several commands share: the meaning of `--dataset`, `--data-home` and `--threads`, and
+//! the number format of the CSV files they write.
+//!
+//! Every command names its data `--dataset` and its parallelism `--threads`; the data flags are
+//! declared once here and flattened into each command, so the spelling and the meaning cannot
+//! drift apart between commands.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+use faer::Par;
 use nmf::datasets::Dataset;
 
 /// `--dataset` and `--data-home` of the commands that fit in Rust only (default: swimmer).
@@ -28,6 +33,44 @@ impl DatasetArgs {
                 "--dataset: {p:?} is neither swimmer, olivetti nor an existing .npy/.csv file"
             ),
         })
+    }
+}
+
+/// `--dataset` and `--data-home` of the commands that hand the data to scikit-learn as a file
+/// (default: the Olivetti faces).
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct DataFileArgs {
+    /// `olivetti` (olivetti_faces.npy in --data-home, the default) or a .npy file.
+    // `--data` was this flag's name before every command said `--dataset`.
+    #[arg(long, alias = "data", default_value = "olivetti")]
+    pub dataset: String,
+    /// Folder holding olivetti_faces.npy (default: $NMF_DATA_HOME, else ../shared/data).
+    #[arg(long, env = "NMF_DATA_HOME")]
+    pub data_home: Option<PathBuf>,
+}
+
+impl DataFileArgs {
+    /// The .npy file behind `--dataset`.
+    pub fn path(&self) -> Result<PathBuf> {
+        Ok(match self.dataset.as_str() {
+            "olivetti" => {
+                nmf::datasets::data_home(self.data_home.as_deref()).join("olivetti_faces.npy")
+            }
+            // The Python side reads a file, and swimmer only exists in Rust.
+            "swimmer" => bail!(
+                "--dataset swimmer is generated in Rust, not a file: this command needs olivetti or a .npy path"
+            ),
+            p => PathBuf::from(p),
+        })
+    }
+}
+
+/// faer's parallelism for `threads` threads (one thread runs sequentially, without rayon).
+pub(crate) fn par(threads: usize) -> Par {
+    if threads <= 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
     }
 }
 

@@ -3,25 +3,27 @@
 //! (`scripts/init_compare_sklearn.py`).
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::num::NonZeroUsize;
+use std::path::Path;
 
 use anyhow::Result;
 use faer::{Mat, Par};
 use nmf::init::{Compat, Init, initialize};
 use serde::Deserialize;
 
+use crate::common::{self, DataFileArgs};
+
 /// Arguments of `init-compare`.
 #[derive(clap::Args)]
-pub struct Args {
-    /// Data matrix (.npy).
-    #[arg(long, default_value = "../shared/data/olivetti_faces.npy")]
-    data: PathBuf,
+pub(crate) struct Args {
+    #[command(flatten)]
+    data: DataFileArgs,
     /// Numbers of components.
     #[arg(short = 'k', long, value_delimiter = ',', default_value = "20,50,200")]
     components: Vec<usize>,
     /// Threads.
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
+    #[arg(long, default_value = "2")]
+    threads: NonZeroUsize,
     /// Python with scikit-learn (skipped if it fails).
     #[arg(long, default_value = "python3")]
     python: String,
@@ -35,16 +37,13 @@ struct SklearnInit {
     error: f64,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let x: Mat<f32> = nmf::io::read_npy(&a.data)?;
-    let par = if a.threads <= 1 {
-        Par::Seq
-    } else {
-        Par::rayon(a.threads)
-    };
+pub(crate) fn run(a: Args) -> Result<()> {
+    let path = a.data.path()?;
+    let x: Mat<f32> = nmf::io::read_npy(&path)?;
+    let par = common::par(a.threads.get());
     println!(
         "{} ({} x {}), {} thread(s); error = ‖X − W0·H0‖_F before any iteration",
-        a.data.display(),
+        path.display(),
         x.nrows(),
         x.ncols(),
         a.threads
@@ -54,36 +53,42 @@ pub fn run(a: Args) -> Result<()> {
         "k", "init", "mode", "svd", "seconds", "error"
     );
     for &k in &a.components {
-        for (init, name) in [
-            (Init::NndsvdA, "nndsvda"),
-            (Init::Nndsvd, "nndsvd"),
-            (Init::Random, "random"),
-        ] {
-            for compat in [Compat::Native, Compat::Sklearn] {
-                // Best of 3 to damp the noise of a shared machine.
-                let mut best = f64::MAX;
-                let mut f = None;
-                for _ in 0..3 {
-                    let r = initialize(x.as_ref(), k, &init, 0, compat, par)?;
-                    best = best.min(r.report.seconds);
-                    f = Some(r);
-                }
-                let Some(f) = f else { continue };
-                let err = nmf::loss::reconstruction_err(
-                    x.as_ref(),
-                    f.w.as_ref(),
-                    f.h.as_ref(),
-                    nmf::Loss::Frobenius,
-                    par,
-                )?;
-                println!(
-                    "{k:>5} {name:<10} {:<9} {:<38} {best:>9.4} {err:>12.4}",
-                    format!("{compat:?}"),
-                    f.report.svd.map_or("-".to_string(), |s| s.to_string()),
-                );
+        ours(&x, k, par)?;
+        sklearn(&a.python, &path, k);
+    }
+    Ok(())
+}
+
+/// Each of our initialisations at k, in both modes.
+fn ours(x: &Mat<f32>, k: usize, par: Par) -> Result<()> {
+    for (init, name) in [
+        (Init::NndsvdA, "nndsvda"),
+        (Init::Nndsvd, "nndsvd"),
+        (Init::Random, "random"),
+    ] {
+        for compat in [Compat::Native, Compat::Sklearn] {
+            // Best of 3 to damp the noise of a shared machine.
+            let mut best = f64::MAX;
+            let mut f = None;
+            for _ in 0..3 {
+                let r = initialize(x.as_ref(), k, &init, 0, compat, par)?;
+                best = best.min(r.report.seconds);
+                f = Some(r);
             }
+            let Some(f) = f else { continue };
+            let err = nmf::loss::reconstruction_err(
+                x.as_ref(),
+                f.w.as_ref(),
+                f.h.as_ref(),
+                nmf::Loss::Frobenius,
+                par,
+            )?;
+            println!(
+                "{k:>5} {name:<10} {:<9} {:<38} {best:>9.4} {err:>12.4}",
+                format!("{compat:?}"),
+                f.report.svd.map_or("-".to_string(), |s| s.to_string()),
+            );
         }
-        sklearn(&a.python, &a.data, k);
     }
     Ok(())
 }
