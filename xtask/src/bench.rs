@@ -8,32 +8,41 @@
 //! of one iteration divided by ours. `--equal-loss` adds the time-to-equal-loss measurement.
 
 use std::io::Write;
+use std::num::NonZeroUsize;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use faer::{Mat, Par};
 use nmf::Float;
 use nmf::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{self, DataFileArgs};
 
 /// Arguments of `bench-compare`.
 #[derive(clap::Args)]
-pub struct Args {
-    /// Data matrix (.npy).
-    #[arg(long, default_value = "../shared/data/olivetti_faces.npy")]
-    data: PathBuf,
+pub(crate) struct Args {
+    #[command(flatten)]
+    data: DataFileArgs,
     /// Numbers of components, comma-separated.
     #[arg(short = 'k', long, value_delimiter = ',', default_value = "10,50,200")]
     components: Vec<usize>,
     /// Iterations per fit (tol = 0).
     #[arg(long, default_value_t = 30)]
     iters: usize,
-    /// Configurations: cd, mu-fro, mu-kl, mu-is (comma-separated; empty for none).
-    #[arg(long, value_delimiter = ',', default_value = "cd,mu-fro,mu-kl,mu-is")]
-    solvers: Vec<String>,
+    /// Configurations (solver and loss): cd, mu-fro, mu-kl, mu-is (comma-separated; empty for
+    /// none).
+    // `--solvers` was this flag's name before every command said `--solver`.
+    #[arg(
+        long,
+        alias = "solvers",
+        value_delimiter = ',',
+        default_value = "cd,mu-fro,mu-kl,mu-is"
+    )]
+    solver: Vec<String>,
     /// Precision of both sides: f32 or f64 (the data are cast once).
     #[arg(long, default_value = "f32")]
     dtype: String,
@@ -57,19 +66,63 @@ pub struct Args {
     grid_equal: Option<PathBuf>,
     /// Solver of the `--grid-equal` CSV: cd or mu.
     #[arg(long, default_value = "cd")]
-    grid_solver: String,
+    grid_solver: SolverKind,
     /// Components of the `--grid-equal` grid.
     #[arg(long, default_value_t = 50)]
     grid_k: usize,
     /// Threads for our fits (1 = sequential).
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
+    #[arg(long, default_value = "2")]
+    threads: NonZeroUsize,
     /// Python interpreter with scikit-learn (`pip install scikit-learn`).
     #[arg(long, default_value = "python3")]
     python: String,
     /// Where to write bench.csv, bench.json and the shared starting factors.
     #[arg(long, default_value = "target/bench-compare")]
     out: PathBuf,
+}
+
+/// One configuration of `--solver`: a solver and a loss.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Config {
+    Cd,
+    MuFro,
+    MuKl,
+    MuIs,
+}
+
+impl FromStr for Config {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim() {
+            "cd" => Config::Cd,
+            "mu-fro" => Config::MuFro,
+            "mu-kl" => Config::MuKl,
+            "mu-is" => Config::MuIs,
+            other => bail!("--solver: unknown configuration {other:?} (cd, mu-fro, mu-kl, mu-is)"),
+        })
+    }
+}
+
+impl Config {
+    fn name(self) -> &'static str {
+        match self {
+            Config::Cd => "cd",
+            Config::MuFro => "mu-fro",
+            Config::MuKl => "mu-kl",
+            Config::MuIs => "mu-is",
+        }
+    }
+
+    /// Solver, loss and the offset both sides add to X.
+    fn setup(self) -> (SolverKind, Loss, f64) {
+        match self {
+            Config::Cd => (SolverKind::Cd, Loss::Frobenius, 0.0),
+            Config::MuFro => (SolverKind::Mu, Loss::Frobenius, 0.0),
+            Config::MuKl => (SolverKind::Mu, Loss::KullbackLeibler, 0.0),
+            // Itakura-Saito needs X > 0 (the faces contain a zero): both sides add 1e-3.
+            Config::MuIs => (SolverKind::Mu, Loss::ItakuraSaito, 1e-3),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -129,19 +182,19 @@ struct Results {
     grid_equal: Option<GridEqual>,
 }
 
-fn python(a: &Args, args: &[String]) -> Result<serde_json::Value> {
-    let out = Command::new(&a.python)
-        .arg("scripts/bench_sklearn.py")
-        .args(args)
-        .output()
-        .with_context(|| format!("running {} (pip install scikit-learn)", a.python))?;
-    if !out.status.success() {
-        bail!(
-            "scikit-learn side failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// The settings every measurement needs, resolved from the command line.
+struct Setup<'a> {
+    a: &'a Args,
+    data: PathBuf,
+    par: Par,
+}
+
+impl Setup<'_> {
+    /// One call of `scripts/bench_sklearn.py`, which prints one JSON object.
+    fn sklearn(&self, args: &[String]) -> Result<serde_json::Value> {
+        let out = crate::python::run(&self.a.python, "bench_sklearn.py", args)?;
+        Ok(serde_json::from_str(&out)?)
     }
-    Ok(serde_json::from_slice(&out.stdout)?)
 }
 
 /// The "GEMM-achievable" time of one iteration of `config` on 2 threads.
@@ -185,40 +238,13 @@ fn achievable(config: &str, n: usize, m: usize, k: usize, f64_data: bool) -> (f6
     (2.0 * macs / (0.85 * peak), "model")
 }
 
-fn config(cfg: &str) -> Result<(SolverKind, Loss, f64)> {
-    Ok(match cfg {
-        "cd" => (SolverKind::Cd, Loss::Frobenius, 0.0),
-        "mu-fro" => (SolverKind::Mu, Loss::Frobenius, 0.0),
-        "mu-kl" => (SolverKind::Mu, Loss::KullbackLeibler, 0.0),
-        // Itakura-Saito needs X > 0 (the faces contain a zero): both sides add 1e-3.
-        "mu-is" => (SolverKind::Mu, Loss::ItakuraSaito, 1e-3),
-        other => bail!("unknown configuration {other:?} (cd, mu-fro, mu-kl, mu-is)"),
-    })
-}
-
+/// Rewrites bench.csv (with the csv crate, from [`Row`]) and bench.json.
 fn write_outputs(dir: &Path, res: &Results) -> Result<()> {
-    let mut csv = String::from(
-        "config,dtype,k,iters,sklearn_s_per_iter,ours_s_per_iter,speedup,achievable_s_per_iter,\
-         achievable_source,roofline_fraction,sklearn_err,ours_err\n",
-    );
+    let mut csv = csv::Writer::from_path(dir.join("bench.csv"))?;
     for r in &res.rows {
-        csv.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            r.config,
-            r.dtype,
-            r.k,
-            r.iters,
-            r.sklearn_s_per_iter,
-            r.ours_s_per_iter,
-            r.speedup,
-            r.achievable_s_per_iter,
-            r.achievable_source,
-            r.roofline_fraction,
-            r.sklearn_err,
-            r.ours_err
-        ));
+        csv.serialize(r)?;
     }
-    std::fs::write(dir.join("bench.csv"), csv)?;
+    csv.flush()?;
     std::fs::write(
         dir.join("bench.json"),
         serde_json::to_string_pretty(res)? + "\n",
@@ -226,7 +252,7 @@ fn write_outputs(dir: &Path, res: &Results) -> Result<()> {
     Ok(())
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub(crate) fn run(a: Args) -> Result<()> {
     if a.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
@@ -238,24 +264,59 @@ pub fn run(a: Args) -> Result<()> {
 }
 
 fn run_typed<T: Float>(a: Args) -> Result<()> {
-    let x0: Mat<T> = nmf::io::read_npy(&a.data)?;
-    let (n, m) = x0.shape();
-    std::fs::create_dir_all(&a.out)?;
-    let par = if a.threads <= 1 {
-        Par::Seq
-    } else {
-        Par::rayon(a.threads)
+    // Parsed before any measurement, so that a typo does not surface after minutes of work.
+    let configs: Vec<Config> = a
+        .solver
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse())
+        .collect::<Result<_>>()?;
+    if !matches!(a.grid_solver, SolverKind::Cd | SolverKind::Mu) {
+        bail!("--grid-solver must be cd or mu, not {}", a.grid_solver);
+    }
+    let s = Setup {
+        a: &a,
+        data: a.data.path()?,
+        par: common::par(a.threads.get()),
     };
+    let x0: Mat<T> = nmf::io::read_npy(&s.data)?;
+    std::fs::create_dir_all(&a.out)?;
     let mut res = Results {
-        data: a.data.display().to_string(),
-        threads: a.threads,
+        data: s.data.display().to_string(),
+        threads: a.threads.get(),
         repeats: a.repeats,
         ..Default::default()
     };
+    print_header(&s, x0.shape());
+    for &k in &a.components {
+        for &cfg in &configs {
+            let row = per_iteration(&s, &x0, cfg, k)?;
+            print_row(&row)?;
+            res.rows.push(row);
+            write_outputs(&a.out, &res)?;
+        }
+    }
+    if a.equal_loss {
+        res.equal_loss = Some(equal_loss::<T>(&s, &x0)?);
+    }
+    if let Some(csv) = &a.grid_equal {
+        res.grid_equal = Some(grid_equal::<T>(&s, csv, &x0)?);
+    }
+    write_outputs(&a.out, &res)?;
+    println!(
+        "wrote {} and {}",
+        a.out.join("bench.csv").display(),
+        a.out.join("bench.json").display()
+    );
+    Ok(())
+}
+
+fn print_header(s: &Setup<'_>, (n, m): (usize, usize)) {
+    let a = s.a;
     println!(
         "data {} ({n} x {m}, {}), {} iterations, tol 0, nndsvda start shared; ours on {} \
          thread(s); fastest of {} runs per side",
-        a.data.display(),
+        s.data.display(),
         a.dtype,
         a.iters,
         a.threads,
@@ -273,147 +334,100 @@ fn run_typed<T: Float>(a: Args) -> Result<()> {
         "sklearn err",
         "ours err"
     );
-    let solvers: Vec<&String> = a.solvers.iter().filter(|s| !s.is_empty()).collect();
-    for &k in &a.components {
-        for cfg in &solvers {
-            let (solver, loss, offset) = config(cfg)?;
-            let dir = a.out.join(format!("{cfg}-k{k}-{}", a.dtype));
-            // scikit-learn's `repeats` runs in one warm process, then ours; the fastest of each
-            // side counts. (One fresh Python process per run, interleaved with ours, charged
-            // scikit-learn for start-up effects at small k: 1.3-1.9 ms became 2.5-3 ms at
-            // k = 10, so the warm in-process minimum is the fairer and more conservative figure.)
-            let sk = python(
-                &a,
-                &[
-                    "iter".into(),
-                    a.data.display().to_string(),
-                    k.to_string(),
-                    a.iters.to_string(),
-                    solver.name().into(),
-                    loss.beta().to_string(),
-                    offset.to_string(),
-                    a.dtype.clone(),
-                    a.repeats.to_string(),
-                    dir.display().to_string(),
-                ],
-            )?;
-            let sk_iter = sk["seconds_per_iter"].as_f64().unwrap_or(f64::NAN);
-            let sk_err = sk["reconstruction_err"].as_f64().unwrap_or(f64::NAN);
-            let w0: Mat<T> = nmf::io::read_npy(dir.join("W0.npy"))?;
-            let h0: Mat<T> = nmf::io::read_npy(dir.join("H0.npy"))?;
-            let x = Mat::from_fn(n, m, |i, j| x0[(i, j)] + T::from_f64(offset));
-            let params = Nmf::params(k)
-                .solver(solver)
-                .loss(loss)
-                .init(Init::Custom { w: w0, h: h0 })
-                .tol(0.0)
-                .max_iter(a.iters)
-                .trace_every(0)
-                .par(par);
-            let (mut best, mut err) = (f64::INFINITY, f64::NAN);
-            for _ in 0..a.repeats {
-                let model = params.fit(x.as_ref())?;
-                best = best.min(model.report().seconds_per_iter());
-                err = model.report().reconstruction_err;
-            }
-            let (ach, source) = achievable(cfg, n, m, k, T::NAME == "float64");
-            let row = Row {
-                config: cfg.to_string(),
-                dtype: a.dtype.clone(),
-                k,
-                iters: a.iters,
-                sklearn_s_per_iter: sk_iter,
-                ours_s_per_iter: best,
-                speedup: sk_iter / best,
-                achievable_s_per_iter: ach,
-                achievable_source: source,
-                roofline_fraction: ach / best,
-                sklearn_err: sk_err,
-                ours_err: err,
-            };
-            println!(
-                "{:<7} {:>4} {:>11.3}ms {:>9.3}ms {:>7.2}x {:>9.3}ms {:>8.0}% {:>12.4} {:>12.4}",
-                row.config,
-                row.k,
-                row.sklearn_s_per_iter * 1e3,
-                row.ours_s_per_iter * 1e3,
-                row.speedup,
-                row.achievable_s_per_iter * 1e3,
-                row.roofline_fraction * 100.0,
-                row.sklearn_err,
-                row.ours_err
-            );
-            std::io::stdout().flush()?;
-            res.rows.push(row);
-            write_outputs(&a.out, &res)?;
-        }
-    }
-    if a.equal_loss {
-        let e = equal_loss::<T>(&a, &x0, par)?;
-        println!(
-            "time to scikit-learn cd's error after {} iterations (k = {}, nndsvda, init included): \
-             target {:.4}; scikit-learn cd {:.3} s, mu {}; ours ({}, {} iterations, err {:.4}) \
-             {:.3} s: {:.2}x faster than scikit-learn's fastest",
-            e.sklearn_cd_iters,
-            e.k,
-            e.target_err,
-            e.sklearn_cd_seconds,
-            match e.sklearn_mu_seconds {
-                Some(s) => format!("{s:.3} s ({} iterations)", e.sklearn_mu_iters),
-                None => format!("not reached in {} iterations", e.sklearn_mu_iters),
-            },
-            e.ours_config,
-            e.ours_iters,
-            e.ours_err,
-            e.ours_seconds,
-            e.speedup
-        );
-        res.equal_loss = Some(e);
-    }
-    if let Some(csv) = &a.grid_equal {
-        let g = grid_equal::<T>(&a, csv, &x0)?;
-        println!(
-            "grid ({} points, {}, k = {}): scikit-learn {:.1} s; ours reached scikit-learn's \
-             objective at {}/{} points in {:.1} s ({} iterations in all): {:.2}x",
-            g.points,
-            g.solver,
-            g.k,
-            g.sklearn_seconds,
-            g.reached,
-            g.points,
-            g.ours_seconds,
-            g.ours_iterations,
-            g.speedup
-        );
-        res.grid_equal = Some(g);
-    }
-    write_outputs(&a.out, &res)?;
+}
+
+fn print_row(row: &Row) -> Result<()> {
     println!(
-        "wrote {} and {}",
-        a.out.join("bench.csv").display(),
-        a.out.join("bench.json").display()
+        "{:<7} {:>4} {:>11.3}ms {:>9.3}ms {:>7.2}x {:>9.3}ms {:>8.0}% {:>12.4} {:>12.4}",
+        row.config,
+        row.k,
+        row.sklearn_s_per_iter * 1e3,
+        row.ours_s_per_iter * 1e3,
+        row.speedup,
+        row.achievable_s_per_iter * 1e3,
+        row.roofline_fraction * 100.0,
+        row.sklearn_err,
+        row.ours_err
     );
+    std::io::stdout().flush()?;
     Ok(())
+}
+
+/// Seconds per iteration of both sides for one configuration and k, from scikit-learn's
+/// nndsvda start (written by the script, read here, so both start from the same factors).
+fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Mat<T>, cfg: Config, k: usize) -> Result<Row> {
+    let a = s.a;
+    let (solver, loss, offset) = cfg.setup();
+    let dir = a.out.join(format!("{}-k{k}-{}", cfg.name(), a.dtype));
+    // scikit-learn's `repeats` runs in one warm process, then ours; the fastest of each
+    // side counts. (One fresh Python process per run, interleaved with ours, charged
+    // scikit-learn for start-up effects at small k: 1.3-1.9 ms became 2.5-3 ms at
+    // k = 10, so the warm in-process minimum is the fairer and more conservative figure.)
+    let sk = s.sklearn(&[
+        "iter".into(),
+        s.data.display().to_string(),
+        k.to_string(),
+        a.iters.to_string(),
+        solver.name().into(),
+        loss.beta().to_string(),
+        offset.to_string(),
+        a.dtype.clone(),
+        a.repeats.to_string(),
+        dir.display().to_string(),
+    ])?;
+    let sk_iter = sk["seconds_per_iter"].as_f64().unwrap_or(f64::NAN);
+    let sk_err = sk["reconstruction_err"].as_f64().unwrap_or(f64::NAN);
+    let w0: Mat<T> = nmf::io::read_npy(dir.join("W0.npy"))?;
+    let h0: Mat<T> = nmf::io::read_npy(dir.join("H0.npy"))?;
+    let (n, m) = x0.shape();
+    let x = Mat::from_fn(n, m, |i, j| x0[(i, j)] + T::from_f64(offset));
+    let params = Nmf::params(k)
+        .solver(solver)
+        .loss(loss)
+        .init(Init::Custom { w: w0, h: h0 })
+        .tol(0.0)
+        .max_iter(a.iters)
+        .trace_every(0)
+        .par(s.par);
+    let (mut best, mut err) = (f64::INFINITY, f64::NAN);
+    for _ in 0..a.repeats {
+        let model = params.fit(x.as_ref())?;
+        best = best.min(model.report().seconds_per_iter());
+        err = model.report().reconstruction_err;
+    }
+    let (ach, source) = achievable(cfg.name(), n, m, k, T::NAME == "float64");
+    Ok(Row {
+        config: cfg.name().to_string(),
+        dtype: a.dtype.clone(),
+        k,
+        iters: a.iters,
+        sklearn_s_per_iter: sk_iter,
+        ours_s_per_iter: best,
+        speedup: sk_iter / best,
+        achievable_s_per_iter: ach,
+        achievable_source: source,
+        roofline_fraction: ach / best,
+        sklearn_err: sk_err,
+        ours_err: err,
+    })
 }
 
 /// Our time to scikit-learn cd's error after 50 iterations: our NNDSVDa and cd (with extra
 /// sweeps per product, see `NmfParams::inner_sweeps`), stopped by an observer at the target,
 /// timed from the call to `fit` (validation, init, loop and final error included).
-fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
+fn equal_loss<T: Float>(s: &Setup<'_>, x: &Mat<T>) -> Result<EqualLoss> {
+    let a = s.a;
     let k = a.equal_loss_k;
     let cd_iters = 50;
-    let sk = python(
-        a,
-        &[
-            "equal-loss".into(),
-            a.data.display().to_string(),
-            k.to_string(),
-            cd_iters.to_string(),
-            "2000".into(),
-            a.dtype.clone(),
-            a.repeats.to_string(),
-        ],
-    )?;
+    let sk = s.sklearn(&[
+        "equal-loss".into(),
+        s.data.display().to_string(),
+        k.to_string(),
+        cd_iters.to_string(),
+        "2000".into(),
+        a.dtype.clone(),
+        a.repeats.to_string(),
+    ])?;
     let target = sk["target_err"].as_f64().context("target_err")?;
     let sk_cd = sk["cd_seconds"].as_f64().context("cd_seconds")?;
     let sk_mu = sk["mu_seconds"].as_f64();
@@ -427,7 +441,7 @@ fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
         .inner_sweeps(inner)
         .tol(0.0)
         .max_iter(1000)
-        .par(par);
+        .par(s.par);
     let (mut best, mut iters, mut err) = (f64::INFINITY, 0, f64::NAN);
     for _ in 0..a.repeats {
         let t0 = Instant::now();
@@ -442,7 +456,7 @@ fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
     if err > target * (1.0 + 1e-6) {
         bail!("ours did not reach the target error {target} (got {err} in {iters} iterations)");
     }
-    Ok(EqualLoss {
+    let e = EqualLoss {
         k,
         dtype: a.dtype.clone(),
         target_err: target,
@@ -456,7 +470,67 @@ fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
         ours_err: err,
         ours_seconds: best,
         speedup: sk_best / best,
-    })
+    };
+    print_equal_loss(&e);
+    Ok(e)
+}
+
+fn print_equal_loss(e: &EqualLoss) {
+    println!(
+        "time to scikit-learn cd's error after {} iterations (k = {}, nndsvda, init included): \
+         target {:.4}; scikit-learn cd {:.3} s, mu {}; ours ({}, {} iterations, err {:.4}) \
+         {:.3} s: {:.2}x faster than scikit-learn's fastest",
+        e.sklearn_cd_iters,
+        e.k,
+        e.target_err,
+        e.sklearn_cd_seconds,
+        match e.sklearn_mu_seconds {
+            Some(s) => format!("{s:.3} s ({} iterations)", e.sklearn_mu_iters),
+            None => format!("not reached in {} iterations", e.sklearn_mu_iters),
+        },
+        e.ours_config,
+        e.ours_iters,
+        e.ours_err,
+        e.ours_seconds,
+        e.speedup
+    );
+}
+
+/// The columns of `scripts/sklearn_grid.py`'s CSV that `--grid-equal` uses (read by name; the
+/// others are ignored).
+#[derive(Deserialize, Clone, Copy)]
+struct SklearnPoint {
+    alpha_w: f64,
+    l1_ratio: f64,
+    /// scikit-learn's penalised objective there: ours must get at least as low.
+    objective: f64,
+    seconds: f64,
+}
+
+/// The points of `csv` in chains, one per l1_ratio, each by increasing alpha_W.
+fn read_chains(csv: &Path) -> Result<(Vec<Vec<SklearnPoint>>, usize, f64)> {
+    let points: Vec<SklearnPoint> = csv::Reader::from_path(csv)
+        .with_context(|| format!("reading {}", csv.display()))?
+        .into_deserialize()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", csv.display()))?;
+    let sk_seconds = points.iter().map(|p| p.seconds).sum();
+    let mut l1s: Vec<f64> = points.iter().map(|p| p.l1_ratio).collect();
+    l1s.sort_by(f64::total_cmp);
+    l1s.dedup();
+    let chains = l1s
+        .iter()
+        .map(|&l1| {
+            let mut c: Vec<_> = points
+                .iter()
+                .copied()
+                .filter(|p| p.l1_ratio == l1)
+                .collect();
+            c.sort_by(|p, q| p.alpha_w.total_cmp(&q.alpha_w));
+            c
+        })
+        .collect();
+    Ok((chains, points.len(), sk_seconds))
 }
 
 /// `--grid-equal`: our time to reach scikit-learn's objective at every point of its grid.
@@ -465,88 +539,20 @@ fn equal_loss<T: Float>(a: &Args, x: &Mat<T>, par: Par) -> Result<EqualLoss> {
 /// increasing alpha_W, each fit warm-started from the previous point and stopped by an observer
 /// as soon as its penalised objective is at most scikit-learn's there (at most 2000 iterations);
 /// chains run in parallel, one thread per fit. The wall time includes the initialisation.
-fn grid_equal<T: Float>(a: &Args, csv: &Path, x: &Mat<T>) -> Result<GridEqual> {
+fn grid_equal<T: Float>(s: &Setup<'_>, csv: &Path, x: &Mat<T>) -> Result<GridEqual> {
     use rayon::prelude::*;
-    let text =
-        std::fs::read_to_string(csv).with_context(|| format!("reading {}", csv.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().context("empty CSV")?.split(',').collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| *h == name)
-            .with_context(|| format!("{} has no {name} column", csv.display()))
-    };
-    let (ca, cl, co, cs) = (
-        col("alpha_w")?,
-        col("l1_ratio")?,
-        col("objective")?,
-        col("seconds")?,
-    );
-    let mut points: Vec<(f64, f64, f64)> = Vec::new();
-    let mut sk_seconds = 0.0;
-    for line in lines.filter(|l| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split(',').collect();
-        let num = |i: usize| -> Result<f64> {
-            f.get(i)
-                .context("short CSV line")?
-                .parse::<f64>()
-                .with_context(|| format!("bad number in {line:?}"))
-        };
-        points.push((num(ca)?, num(cl)?, num(co)?));
-        sk_seconds += num(cs)?;
-    }
-    let solver = match a.grid_solver.as_str() {
-        "cd" => SolverKind::Cd,
-        "mu" => SolverKind::Mu,
-        other => bail!("--grid-solver must be cd or mu, not {other:?}"),
-    };
-    let mut l1s: Vec<f64> = points.iter().map(|p| p.1).collect();
-    l1s.sort_by(f64::total_cmp);
-    l1s.dedup();
-    let chains: Vec<Vec<(f64, f64, f64)>> = l1s
-        .iter()
-        .map(|&l1| {
-            let mut c: Vec<_> = points.iter().copied().filter(|p| p.1 == l1).collect();
-            c.sort_by(|p, q| p.0.total_cmp(&q.0));
-            c
-        })
-        .collect();
+    let a = s.a;
+    let (chains, points, sk_seconds) = read_chains(csv)?;
     let k = a.grid_k;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.max(1))
+        .num_threads(a.threads.get())
         .build()?;
     let t0 = Instant::now();
     let init = nmf::init::initialize(x.as_ref(), k, &Init::NndsvdA, 0, Compat::Sklearn, Par::Seq)?;
     let results: Vec<Result<(usize, usize)>> = pool.install(|| {
         chains
             .par_iter()
-            .map(|chain| -> Result<(usize, usize)> {
-                let (mut w, mut h) = (init.w.clone(), init.h.clone());
-                let (mut reached, mut iters) = (0, 0);
-                for &(alpha_w, l1_ratio, target) in chain {
-                    let mut p = Nmf::params(k)
-                        .solver(solver)
-                        .init(Init::Custom { w, h })
-                        .alpha_w(alpha_w)
-                        .alpha_h(0.0)
-                        .l1_ratio(l1_ratio)
-                        .tol(0.0)
-                        .max_iter(2000)
-                        .par(Par::Seq);
-                    if solver == SolverKind::Cd {
-                        p = p.inner_sweeps(4);
-                    }
-                    let model = p.fit_with(x.as_ref(), &mut |info| match info.objective {
-                        Some(o) if o <= target => ControlFlow::Break(()),
-                        _ => ControlFlow::Continue(()),
-                    })?;
-                    reached += usize::from(model.report().objective <= target * (1.0 + 1e-9));
-                    iters += model.report().n_iter;
-                    (w, h) = (model.w().to_owned(), model.h().to_owned());
-                }
-                Ok((reached, iters))
-            })
+            .map(|chain| run_chain(a.grid_solver, k, x, (init.w.clone(), init.h.clone()), chain))
             .collect()
     });
     let ours = t0.elapsed().as_secs_f64();
@@ -556,14 +562,61 @@ fn grid_equal<T: Float>(a: &Args, csv: &Path, x: &Mat<T>) -> Result<GridEqual> {
         reached += a;
         iters += b;
     }
-    Ok(GridEqual {
-        solver: a.grid_solver.clone(),
+    let g = GridEqual {
+        solver: a.grid_solver.to_string(),
         k,
-        points: points.len(),
+        points,
         reached,
         sklearn_seconds: sk_seconds,
         ours_seconds: ours,
         speedup: sk_seconds / ours,
         ours_iterations: iters,
-    })
+    };
+    println!(
+        "grid ({} points, {}, k = {}): scikit-learn {:.1} s; ours reached scikit-learn's \
+         objective at {}/{} points in {:.1} s ({} iterations in all): {:.2}x",
+        g.points,
+        g.solver,
+        g.k,
+        g.sklearn_seconds,
+        g.reached,
+        g.points,
+        g.ours_seconds,
+        g.ours_iterations,
+        g.speedup
+    );
+    Ok(g)
+}
+
+/// One chain of `--grid-equal`; returns (points reached, iterations).
+fn run_chain<T: Float>(
+    solver: SolverKind,
+    k: usize,
+    x: &Mat<T>,
+    (mut w, mut h): (Mat<T>, Mat<T>),
+    chain: &[SklearnPoint],
+) -> Result<(usize, usize)> {
+    let (mut reached, mut iters) = (0, 0);
+    for p in chain {
+        let mut params = Nmf::params(k)
+            .solver(solver)
+            .init(Init::Custom { w, h })
+            .alpha_w(p.alpha_w)
+            .alpha_h(0.0)
+            .l1_ratio(p.l1_ratio)
+            .tol(0.0)
+            .max_iter(2000)
+            .par(Par::Seq);
+        if solver == SolverKind::Cd {
+            params = params.inner_sweeps(4);
+        }
+        let model = params.fit_with(x.as_ref(), &mut |info| match info.objective {
+            Some(o) if o <= p.objective => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        })?;
+        reached += usize::from(model.report().objective <= p.objective * (1.0 + 1e-9));
+        iters += model.report().n_iter;
+        (w, h) = (model.w().to_owned(), model.h().to_owned());
+    }
+    Ok((reached, iters))
 }

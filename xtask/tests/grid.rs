@@ -22,17 +22,31 @@ fn run(args: &[&str]) -> Output {
     xtask().args(args).output().expect("xtask runs")
 }
 
-/// Rows of results.csv keyed by point, without the timing column.
+/// Rows of results.csv keyed by point, without the timing column (read by column name).
 fn rows(dir: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let mut csv = csv::Reader::from_path(dir.join("results.csv")).unwrap();
+    let header = csv.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let key_cols = [
+        "solver",
+        "alpha_w",
+        "alpha_h",
+        "l1_ratio",
+        "h_sparseness_target",
+    ]
+    .map(col);
+    let seconds = col("seconds");
     let mut out = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 20, "torn or malformed row: {line:?}");
-        let key = format!("{}|{}|{}|{}|{}", f[0], f[3], f[4], f[5], f[6]);
-        let value = f[..19].join(",");
+    for record in csv.records() {
+        let record = record.expect("torn or malformed row");
+        let key: Vec<&str> = key_cols.iter().map(|&i| &record[i]).collect();
+        let key = key.join("|");
+        let value: Vec<&str> = (0..record.len())
+            .filter(|&i| i != seconds)
+            .map(|i| &record[i])
+            .collect();
         assert!(
-            out.insert(key.clone(), value).is_none(),
+            out.insert(key.clone(), value.join(",")).is_none(),
             "duplicate row for {key}"
         );
     }
@@ -145,7 +159,7 @@ fn killed_run_resumes_to_the_same_rows() {
         "300",
         "--tol",
         "0",
-        "--jobs",
+        "--threads",
         "2",
     ];
     let full = tmp("full");

@@ -1,0 +1,56 @@
+//! `cargo xtask`: the project's commands (see `cargo xtask --help`), as a library so that its
+//! tests can use the file formats it writes (the grid's [`grid::rows::Row`]).
+//!
+//! One module per command; `grid` is the main job and is split by stage (arguments, plan, run,
+//! results rows, report, plots, target search). Shared pieces: `common` (flags and CSV
+//! number format), `python` (the scikit-learn scripts of `scripts/`), `draw` and `png` (pictures
+//! without system fonts).
+
+mod bench;
+mod common;
+mod draw;
+pub mod grid;
+mod initcmp;
+mod png;
+mod python;
+mod rank;
+mod sparse;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+/// nmf-rs commands.
+#[derive(clap::Parser)]
+#[command(name = "cargo xtask", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The main job: sweep alpha_W x l1_ratio (and pg sparseness targets), report sparseness and
+    /// error of every point, with pictures and report.html.
+    GridSearch(grid::Args),
+    /// Time our solvers against scikit-learn's on the same data, init and iteration count.
+    BenchCompare(bench::Args),
+    /// Time and starting error of every initialisation, exact vs scikit-learn-compatible.
+    InitCompare(initcmp::Args),
+    /// Rank selection: consensus, dispersion, error and stability for several k.
+    RankSelect(rank::Args),
+    /// Dial in basis sparseness with pg next to scikit-learn's alpha_H-tuned mu and cd.
+    SparseCompare(sparse::Args),
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub fn run(self) -> Result<()> {
+        match self.cmd {
+            Cmd::GridSearch(a) => grid::run(a),
+            Cmd::BenchCompare(a) => bench::run(a),
+            Cmd::SparseCompare(a) => sparse::run(a),
+            Cmd::RankSelect(a) => rank::run(a),
+            Cmd::InitCompare(a) => initcmp::run(a),
+        }
+    }
+}
