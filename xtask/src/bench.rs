@@ -199,7 +199,7 @@ impl Setup<'_> {
 
 /// The "GEMM-achievable" time of one iteration of `config` on 2 threads.
 ///
-/// On the faces' shape (400 x 4096, k = 10/50/200) these are LIMITS.md §3's figures: every
+/// On the faces' shape (400 x 4096, k = 10/50/200) these are docs/limits.md 3's figures: every
 /// product at the best rate measured for its exact shape, plus the fused elementwise work.
 /// Elsewhere a model: the iteration's multiply-adds at 85% of the 2-thread FMA peak (229.5
 /// GFLOP/s f32, 114.5 f64), which is optimistic for thin products.
@@ -224,7 +224,7 @@ fn achievable(config: &str, n: usize, m: usize, k: usize, f64_data: bool) -> (f6
     {
         let ms = if f64_data { d } else { s };
         if ms.is_finite() {
-            return (ms * 1e-3, "LIMITS.md");
+            return (ms * 1e-3, "docs/limits.md");
         }
     }
     let (n, m, k) = (n as f64, m as f64, k as f64);
