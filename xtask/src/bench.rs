@@ -361,8 +361,8 @@ fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Mat<T>, cfg: Config, k: usize) ->
     let dir = a.out.join(format!("{}-k{k}-{}", cfg.name(), a.dtype));
     // scikit-learn's `repeats` runs in one warm process, then ours; the fastest of each
     // side counts. (One fresh Python process per run, interleaved with ours, charged
-    // scikit-learn for start-up effects at small k: 1.3-1.9 ms became 2.5-3 ms at
-    // k = 10, so the warm in-process minimum is the fairer and more conservative figure.)
+    // scikit-learn for start-up effects at small k (docs/performance.md), so the warm
+    // in-process minimum is the fairer and more conservative figure.)
     let sk = s.sklearn(&[
         "iter".into(),
         s.data.display().to_string(),
