@@ -3,7 +3,7 @@
 //! [`DataRef`] is a borrowed view of X of some kind. Today that kind is a dense matrix; a
 //! sparse CSR matrix, a weighted or masked matrix and a distributed block are further variants
 //! (the enum is `#[non_exhaustive]`). Solvers never take X apart: they ask for what they need —
-//! shape, ‖X‖², sum and maximum, the products `X·B`, `Xᵀ·B`, `Aᵀ·X`, `A·Xᵀ`, the β-MU
+//! shape, ‖X‖², sum and maximum, the products `X·B`, `Xᵀ·B`, `Aᵀ·X`, `A·Xᵀ`, `⟨X, WH⟩`, the β-MU
 //! elementwise pass on one `(X, WH)` tile — and each kind answers in its own way, so a new
 //! kind plugs in here without touching solver code. Every product keeps the workspace's
 //! determinism rule (same bits for any thread count).
@@ -233,6 +233,23 @@ impl<'a, T: Float> DataRef<'a, T> {
         Ok(())
     }
 
+    /// `⟨X, W·H⟩ = Σ_ij X_ij (WH)_ij`, accumulated in f64, as `⟨X·Hᵀ, W⟩` (nothing of X's size
+    /// is formed; `xht` is n x k scratch).
+    ///
+    /// # Errors
+    /// Shapes of `w`, `h` or `xht` that do not fit X.
+    pub fn dot_wh(
+        &self,
+        w: MatRef<'_, T>,
+        h: MatRef<'_, T>,
+        mut xht: MatMut<'_, T>,
+        par: Par,
+    ) -> Result<f64, CoreError> {
+        check::ensure_shape("W", w, self.nrows(), h.nrows())?;
+        self.mul_into(xht.rb_mut(), h.transpose(), par)?;
+        kernels::frobenius_inner(xht.rb(), w)
+    }
+
     /// The elementwise pass of a β-MU half-step on one tile: rows `r0..`, columns `c0..` of X,
     /// the size of `wh`, which holds `WH` on that tile.
     ///
@@ -394,6 +411,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn inner_product_with_wh() {
+        let x = Mat::<f64>::from_fn(4, 3, |i, j| (i + 2 * j) as f64);
+        let w = Mat::<f64>::from_fn(4, 2, |i, t| (i * t + 1) as f64);
+        let h = Mat::<f64>::from_fn(2, 3, |t, j| (t + j) as f64 * 0.5);
+        let wh = &w * &h;
+        let mut want = 0.0;
+        for j in 0..3 {
+            for i in 0..4 {
+                want += x[(i, j)] * wh[(i, j)];
+            }
+        }
+        let mut xht = Mat::zeros(4, 2);
+        let got = DataRef::from(&x)
+            .dot_wh(w.as_ref(), h.as_ref(), xht.as_mut(), Par::Seq)
+            .unwrap();
+        assert!((got - want).abs() <= 1e-12 * want.abs());
     }
 
     #[test]
