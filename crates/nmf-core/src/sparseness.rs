@@ -2,7 +2,8 @@
 //!
 //! `s(x) = (√N − ‖x‖₁/‖x‖₂)/(√N − 1)` is 1 for a vector with one nonzero and 0 when all |x_i| are
 //! equal (Hoyer 2004). [`project`] returns the nonnegative vector with a given L1 and L2 norm
-//! nearest to x (Euclidean), which is how a sparseness level is imposed exactly.
+//! nearest to x (Euclidean), which is how a sparseness level is imposed exactly; [`project_into`] does
+//! the same into caller-owned memory, for solvers that project inside their iteration loop.
 
 use crate::error::CoreError;
 
@@ -32,6 +33,28 @@ pub fn l1_for_sparseness(n: usize, s: f64, l2: f64) -> f64 {
     l2 * (sn - (sn - 1.0) * s)
 }
 
+/// Buffers for [`project_into`]: the sort order, the sorted entries and the support, sized once
+/// for a vector length so that repeated projections (a solver projecting every row of a factor
+/// each iteration) allocate nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectScratch {
+    idx: Vec<usize>,
+    sorted: Vec<f64>,
+    support: Vec<usize>,
+}
+
+impl ProjectScratch {
+    /// Buffers for vectors of up to `len` entries (longer vectors still work; the buffers then
+    /// grow once).
+    pub fn new(len: usize) -> Self {
+        ProjectScratch {
+            idx: Vec::with_capacity(len),
+            sorted: Vec::with_capacity(len),
+            support: Vec::with_capacity(len),
+        }
+    }
+}
+
 /// The nonnegative `v` nearest to `x` with `Σv = l1` and `‖v‖₂ = l2` (Hoyer's projection).
 ///
 /// Exact and non-iterative (the KKT form of Thom & Palm 2013): `v = max(x − θ, 0)/κ`, with the
@@ -41,13 +64,40 @@ pub fn l1_for_sparseness(n: usize, s: f64, l2: f64) -> f64 {
 /// moved towards the lowest-index tied entry; every such point is equally near. Never NaN, never
 /// a loop, and the targets are met to rounding.
 ///
+/// Allocates its result and buffers; [`project_into`] is the same computation (the same bits)
+/// into caller-owned memory.
+///
 /// # Errors
 /// Empty or non-finite `x`, non-finite or non-positive targets, or targets that no vector of this
 /// length can have (`l2 ≤ l1 ≤ √N·l2` is required).
 pub fn project(x: &[f64], l1: f64, l2: f64) -> Result<Vec<f64>, CoreError> {
+    let mut v = vec![0.0f64; x.len()];
+    project_into(x, l1, l2, &mut v, &mut ProjectScratch::new(x.len()))?;
+    Ok(v)
+}
+
+/// [`project`] written into `out` (the length of `x`), with caller-owned buffers: allocates
+/// nothing when `scratch` was made for at least this length.
+///
+/// # Errors
+/// As [`project`], and `out` of another length than `x`. On error `out` is unspecified.
+pub fn project_into(
+    x: &[f64],
+    l1: f64,
+    l2: f64,
+    out: &mut [f64],
+    scratch: &mut ProjectScratch,
+) -> Result<(), CoreError> {
     let n = x.len();
     if n == 0 {
         return Err(CoreError::invalid("vector length", 0, "at least one entry"));
+    }
+    if out.len() != n {
+        return Err(CoreError::invalid(
+            "output length",
+            out.len(),
+            "the length of the input vector",
+        ));
     }
     if let Some(v) = x.iter().find(|v| !v.is_finite()) {
         return Err(CoreError::invalid("vector entry", v, "finite values"));
@@ -72,16 +122,25 @@ pub fn project(x: &[f64], l1: f64, l2: f64) -> Result<Vec<f64>, CoreError> {
     let rho2 = rho * rho;
     // Densest possible target: the constant vector.
     if rho2 >= n as f64 * (1.0 - 4.0 * f64::EPSILON) {
-        return Ok(vec![l1 / n as f64; n]);
+        out.fill(l1 / n as f64);
+        return Ok(());
     }
-    let mut idx: Vec<usize> = (0..n).collect();
-    // Descending by value, ties by index (deterministic).
-    idx.sort_by(|&a, &b| {
+    let ProjectScratch {
+        idx,
+        sorted,
+        support,
+    } = scratch;
+    idx.clear();
+    idx.extend(0..n);
+    // Descending by value, ties by index: a total order on the (finite) entries, so the unstable
+    // sort (which, unlike `sort_by`, allocates nothing) gives the one permutation there is.
+    idx.sort_unstable_by(|&a, &b| {
         x[b].partial_cmp(&x[a])
             .unwrap_or(core::cmp::Ordering::Equal)
             .then(a.cmp(&b))
     });
-    let sorted: Vec<f64> = idx.iter().map(|&i| x[i]).collect();
+    sorted.clear();
+    sorted.extend(idx.iter().map(|&i| x[i]));
 
     // Scan support sizes s with running mean and sum of squared deviations (Welford): on the
     // support, Σ(x − θ) = s·t and Σ(x − θ)² = Q + s·t² with t = mean − θ, so the ratio target
@@ -121,36 +180,38 @@ pub fn project(x: &[f64], l1: f64, l2: f64) -> Result<Vec<f64>, CoreError> {
         let scale = top.abs().max(sorted[s - 1].abs()).max(1.0);
         viol <= 1e-12 * scale && sorted[0] - theta > 0.0
     });
-    let mut v = vec![0.0f64; n];
+    out.fill(0.0);
     match exact {
         Some((_, s, theta)) => {
             for &i in &idx[..s] {
-                v[i] = (x[i] - theta).max(0.0);
+                out[i] = (x[i] - theta).max(0.0);
             }
         }
         None if (p as f64) >= rho2 * (1.0 - 1e-12) => {
             // Ties at the top: every feasible point supported on the tied group is equally near.
-            return Ok(tied_solution(&idx[..p], n, l1, l2));
+            tied_solution(&idx[..p], out, l1, l2);
+            return Ok(());
         }
         None => {
             let (_, s, theta) = best.unwrap_or((0.0, n, sorted[n - 1] - 1.0));
             let lo = if s < n { sorted[s] } else { f64::NEG_INFINITY };
             let theta = theta.clamp(lo, sorted[s - 1]);
             for &i in &idx[..s] {
-                v[i] = (x[i] - theta).max(0.0);
+                out[i] = (x[i] - theta).max(0.0);
             }
         }
     }
-    Ok(polish(v, l1, l2))
+    polish(out, support, l1, l2);
+    Ok(())
 }
 
 /// `m + t·(e_first − 1_S/p)` on the tied support S (p entries), with `m = l1/p`: sum l1, norm l2.
-fn tied_solution(support: &[usize], n: usize, l1: f64, l2: f64) -> Vec<f64> {
+/// Writes the support of `v` (which is zero elsewhere).
+fn tied_solution(support: &[usize], v: &mut [f64], l1: f64, l2: f64) {
     let p = support.len();
-    let mut v = vec![0.0; n];
     if p == 1 {
         v[support[0]] = l1;
-        return v;
+        return;
     }
     let pf = p as f64;
     let t = ((l2 * l2 - l1 * l1 / pf).max(0.0) / (1.0 - 1.0 / pf))
@@ -160,18 +221,18 @@ fn tied_solution(support: &[usize], n: usize, l1: f64, l2: f64) -> Vec<f64> {
     for &i in support {
         v[i] = l1 / pf - t / pf + if i == first { t } else { 0.0 };
     }
-    v
 }
 
 /// Rescales the support to sum `l1`, then moves along (v − mean) on the support to norm `l2`
-/// exactly (sum unchanged), removing the rounding of the closed form.
-fn polish(mut v: Vec<f64>, l1: f64, l2: f64) -> Vec<f64> {
-    let support: Vec<usize> = (0..v.len()).filter(|&i| v[i] > 0.0).collect();
+/// exactly (sum unchanged), removing the rounding of the closed form. `support` is a buffer.
+fn polish(v: &mut [f64], support: &mut Vec<usize>, l1: f64, l2: f64) {
+    support.clear();
+    support.extend((0..v.len()).filter(|&i| v[i] > 0.0));
     if support.is_empty() {
-        return v;
+        return;
     }
     let sum: f64 = support.iter().map(|&i| v[i]).sum();
-    for &i in &support {
+    for &i in support.iter() {
         v[i] *= l1 / sum;
     }
     let s = support.len() as f64;
@@ -180,11 +241,10 @@ fn polish(mut v: Vec<f64>, l1: f64, l2: f64) -> Vec<f64> {
     let want = l2 * l2 - l1 * l1 / s;
     if dev > 0.0 && want > 0.0 {
         let alpha = (want / dev).sqrt();
-        for &i in &support {
+        for &i in support.iter() {
             v[i] = (m + alpha * (v[i] - m)).max(0.0);
         }
     }
-    v
 }
 
 #[cfg(test)]
@@ -240,6 +300,51 @@ mod tests {
             let v = project(&x, l1, l2).unwrap();
             assert!((hoyer(v.iter().copied()) - 0.6).abs() < 1e-9, "{v:?}");
         }
+    }
+
+    #[test]
+    fn project_into_gives_the_bits_of_project() {
+        // A small LCG (no dependency): lengths 1..40, entries from a coarse grid so that ties
+        // (at the top, in the middle, zeros) are common, every sparseness level.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize
+        };
+        // One scratch reused throughout, sized below the longest vector so it also grows once.
+        let mut scratch = ProjectScratch::new(8);
+        let mut out = Vec::new();
+        let mut tied = 0;
+        for case in 0..2000 {
+            let n = 1 + next() % 40;
+            let levels = 1 + next() % 6;
+            let x: Vec<f64> = (0..n)
+                .map(|_| (next() % levels) as f64 * 0.25 * (1 + case % 3) as f64)
+                .collect();
+            tied += usize::from((1..n).any(|i| x[..i].contains(&x[i])));
+            let s = (next() % 101) as f64 / 100.0;
+            let l2 = 0.5 + (next() % 4) as f64;
+            let l1 = l1_for_sparseness(n, s, l2);
+            out.clear();
+            out.resize(n, f64::NAN);
+            let a = project(&x, l1, l2);
+            let b = project_into(&x, l1, l2, &mut out, &mut scratch);
+            match (a, b) {
+                (Ok(a), Ok(())) => {
+                    let (ab, bb): (Vec<u64>, Vec<u64>) = (
+                        a.iter().map(|v| v.to_bits()).collect(),
+                        out.iter().map(|v| v.to_bits()).collect(),
+                    );
+                    assert_eq!(ab, bb, "x = {x:?}, s = {s}, l2 = {l2}");
+                }
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("x = {x:?}, s = {s}: {a:?} vs {b:?}"),
+            }
+        }
+        assert!(tied > 1000, "too few vectors with ties: {tied}");
+        assert!(project_into(&[1.0, 2.0], 1.2, 1.0, &mut [0.0; 3], &mut scratch).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!
 //! With `B = Hᵀ` (m x k) the multiplicative rule is `B ← B ⊙ (XᵀX·B) ⊘ (B·(Bᵀ·XᵀX·B))`, with
 //! entries below 1e-16 raised to 1e-16. `XᵀX·B` is computed as `Xᵀ(X·B)`: O(nmk), no m x m matrix.
+//! The products, the updated basis and the line search's trial live in buffers sized when the
+//! solver is built, so an iteration allocates nothing.
 
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
@@ -41,133 +43,166 @@ pub(crate) struct Opnmf<T: Float> {
     /// Relative change of the last update, ‖B_old − B‖_F / ‖B_old‖_F.
     delta: f64,
     x_sqnorm: f64,
+    ws: OpnmfWork<T>,
+}
+
+/// The buffers of one update and one objective evaluation, sized when the solver is built so
+/// that iterating allocates nothing.
+struct OpnmfWork<T> {
+    /// X·B and BᵀCB (shared by the update and the objective), BᵀB.
+    val: ValueWork<T>,
+    /// XᵀX·B (m x k).
+    cb: Mat<T>,
+    /// The update's denominator B·BᵀCB, the updated basis and the line search's trial (m x k).
+    den: Mat<T>,
+    new: Mat<T>,
+    trial: Mat<T>,
+    spectral: SpectralScratch,
+}
+
+impl<T: Float> OpnmfWork<T> {
+    fn new(n: usize, m: usize, k: usize) -> Self {
+        OpnmfWork {
+            val: ValueWork {
+                xb: Mat::zeros(n, k),
+                btcb: Mat::zeros(k, k),
+                btb: Mat::zeros(k, k),
+            },
+            cb: Mat::zeros(m, k),
+            den: Mat::zeros(m, k),
+            new: Mat::zeros(m, k),
+            trial: Mat::zeros(m, k),
+            spectral: SpectralScratch::new(k),
+        }
+    }
+}
+
+/// The buffers of [`Opnmf::value`].
+struct ValueWork<T> {
+    /// X·B, n x k.
+    xb: Mat<T>,
+    /// BᵀCB = (XB)ᵀ(XB) and BᵀB, k x k.
+    btcb: Mat<T>,
+    btb: Mat<T>,
 }
 
 const FLOOR: f64 = 1e-16;
 
 impl<T: Float> Opnmf<T> {
-    /// (XB, XᵀXB) for a basis B.
-    fn products(
+    /// ‖X − X·B·Bᵀ‖² = ‖X‖² − 2·tr(BᵀCB) + tr((BᵀB)(BᵀCB)) with C = XᵀX (only X·B is formed:
+    /// O(nmk)).
+    fn value(
+        x_sqnorm: f64,
+        ws: &mut ValueWork<T>,
         x: DataRef<'_, T>,
         b: MatRef<'_, T>,
         par: Par,
-    ) -> Result<(Mat<T>, Mat<T>), CoreError> {
-        let (n, m) = x.shape();
+    ) -> Result<f64, CoreError> {
         let k = b.ncols();
-        let mut xb = Mat::<T>::zeros(n, k);
-        x.mul_into(xb.as_mut(), b, par)?;
-        let mut cb = Mat::<T>::zeros(m, k);
-        x.t_mul_into(cb.as_mut(), xb.as_ref(), par)?;
-        Ok((xb, cb))
-    }
-
-    /// ‖X − X·B·Bᵀ‖² = ‖X‖² − 2·tr(BᵀCB) + tr((BᵀB)(BᵀCB)) with C = XᵀX.
-    fn value(&self, x: DataRef<'_, T>, b: MatRef<'_, T>, par: Par) -> Result<f64, CoreError> {
-        let (xb, _) = Self::products(x, b, par)?;
-        let k = b.ncols();
+        x.mul_into(ws.xb.as_mut(), b, par)?;
         // tr(BᵀCB) = ‖XB‖²; tr((BᵀB)(BᵀCB)) = ⟨BᵀB, (XB)ᵀ(XB)⟩.
-        let btcb = {
-            let mut g = Mat::<T>::zeros(k, k);
-            matmul(
-                g.as_mut(),
-                Accum::Replace,
-                xb.transpose(),
-                xb.as_ref(),
-                T::ONE,
-                Par::Seq,
-            );
-            g
-        };
-        let btb = {
-            let mut g = Mat::<T>::zeros(k, k);
-            matmul(
-                g.as_mut(),
-                Accum::Replace,
-                b.transpose(),
-                b,
-                T::ONE,
-                Par::Seq,
-            );
-            g
-        };
-        let tr: f64 = (0..k).map(|i| btcb[(i, i)].to_f64()).sum();
-        let quad =
-            nmf_core::kernels::frobenius_inner(btb.as_ref(), btcb.as_ref()).unwrap_or(f64::NAN);
-        Ok((self.x_sqnorm - 2.0 * tr + quad).max(0.0))
-    }
-
-    fn update(&mut self, x: DataRef<'_, T>, par: Par) -> Result<(), CoreError> {
-        let (m, k) = self.b.shape();
-        let (_, cb) = Self::products(x, self.b.as_ref(), par)?;
-        let mut btcb = Mat::<T>::zeros(k, k);
         matmul(
-            btcb.as_mut(),
+            ws.btcb.as_mut(),
             Accum::Replace,
-            self.b.transpose(),
-            cb.as_ref(),
+            ws.xb.transpose(),
+            ws.xb.as_ref(),
             T::ONE,
             Par::Seq,
         );
-        let mut den = Mat::<T>::zeros(m, k);
         matmul(
-            den.as_mut(),
+            ws.btb.as_mut(),
+            Accum::Replace,
+            b.transpose(),
+            b,
+            T::ONE,
+            Par::Seq,
+        );
+        let tr: f64 = (0..k).map(|i| ws.btcb[(i, i)].to_f64()).sum();
+        let quad = nmf_core::kernels::frobenius_inner(ws.btb.as_ref(), ws.btcb.as_ref())
+            .unwrap_or(f64::NAN);
+        Ok((x_sqnorm - 2.0 * tr + quad).max(0.0))
+    }
+
+    fn update(&mut self, x: DataRef<'_, T>, par: Par) -> Result<(), CoreError> {
+        let ws = &mut self.ws;
+        // XᵀX·B as Xᵀ(X·B).
+        x.mul_into(ws.val.xb.as_mut(), self.b.as_ref(), par)?;
+        x.t_mul_into(ws.cb.as_mut(), ws.val.xb.as_ref(), par)?;
+        matmul(
+            ws.val.btcb.as_mut(),
+            Accum::Replace,
+            self.b.transpose(),
+            ws.cb.as_ref(),
+            T::ONE,
+            Par::Seq,
+        );
+        matmul(
+            ws.den.as_mut(),
             Accum::Replace,
             self.b.as_ref(),
-            btcb.as_ref(),
+            ws.val.btcb.as_ref(),
             T::ONE,
             par,
         );
         let floor = T::from_f64(FLOOR);
-        let mut new = Mat::<T>::zeros(m, k);
-        zip!(new.as_mut(), self.b.as_ref(), cb.as_ref(), den.as_ref()).for_each(
-            |unzip!(nv, bv, c, d)| {
-                let v = *bv * *c / *d;
-                *nv = if v < floor || !v.is_finite() {
-                    floor
-                } else {
-                    v
-                };
-            },
-        );
+        zip!(
+            ws.new.as_mut(),
+            self.b.as_ref(),
+            ws.cb.as_ref(),
+            ws.den.as_ref()
+        )
+        .for_each(|unzip!(nv, bv, c, d)| {
+            let v = *bv * *c / *d;
+            *nv = if v < floor || !v.is_finite() {
+                floor
+            } else {
+                v
+            };
+        });
         match self.norm {
             OpnmfNorm::Spectral => {
-                let s = spectral_norm(new.as_ref());
+                let s = spectral_norm(ws.new.as_ref(), &mut ws.spectral);
                 if s > 0.0 {
                     let inv = T::from_f64(1.0 / s);
-                    new.for_each_mut(|v| *v *= inv);
+                    ws.new.for_each_mut(|v| *v *= inv);
                 }
             }
             OpnmfNorm::Monotone => {
-                let f0 = self.value(x, self.b.as_ref(), par)?;
+                let f0 = Self::value(self.x_sqnorm, &mut ws.val, x, self.b.as_ref(), par)?;
                 let mut alpha = 1.0f64;
-                let mut accepted = None;
+                let mut accepted = false;
                 for _ in 0..40 {
                     let a = T::from_f64(alpha);
-                    let trial = Mat::from_fn(m, k, |i, j| {
-                        self.b[(i, j)] + a * (new[(i, j)] - self.b[(i, j)])
-                    });
-                    if self.value(x, trial.as_ref(), par)? <= f0 {
-                        accepted = Some(trial);
+                    zip!(ws.trial.as_mut(), self.b.as_ref(), ws.new.as_ref())
+                        .for_each(|unzip!(t, bv, nv)| *t = *bv + a * (*nv - *bv));
+                    if Self::value(self.x_sqnorm, &mut ws.val, x, ws.trial.as_ref(), par)? <= f0 {
+                        accepted = true;
                         break;
                     }
                     alpha *= 0.5;
                 }
-                new = accepted.unwrap_or_else(|| self.b.clone());
+                if accepted {
+                    core::mem::swap(&mut ws.new, &mut ws.trial);
+                } else {
+                    ws.new.copy_from(&self.b);
+                }
             }
         }
         let old = nmf_core::kernels::squared_norm(self.b.as_ref()).sqrt();
         let mut diff = 0.0f64;
-        zip!(self.b.as_ref(), new.as_ref())
+        zip!(self.b.as_ref(), ws.new.as_ref())
             .for_each(|unzip!(a, b)| diff += (a.to_f64() - b.to_f64()).powi(2));
         self.delta = if old > 0.0 { diff.sqrt() / old } else { 0.0 };
-        self.b = new;
+        // The old basis's buffer takes the next update.
+        core::mem::swap(&mut self.b, &mut ws.new);
         Ok(())
     }
 
     /// opnmf's post-processing: codes W = X·B, components ordered by ‖B_r‖·‖W_:,r‖ descending.
     fn finish(self, x: DataRef<'_, T>, par: Par) -> Result<(Mat<T>, Mat<T>), CoreError> {
         let k = self.b.ncols();
-        let (xb, _) = Self::products(x, self.b.as_ref(), par)?;
+        let mut xb = self.ws.val.xb;
+        x.mul_into(xb.as_mut(), self.b.as_ref(), par)?;
         let col_norm = |a: MatRef<'_, T>, j: usize| {
             (0..a.nrows())
                 .map(|i| a[(i, j)].to_f64().powi(2))
@@ -217,11 +252,13 @@ impl<T: Float> Solver<T> for Opnmf<T> {
         h: Mat<T>,
         _warnings: &mut Vec<FitWarning>,
     ) -> Result<Self, NmfError> {
+        let (n, m) = pb.x.shape();
         Ok(Opnmf {
             b: h.transpose().to_owned(),
             norm: pb.c.opnmf_norm,
             delta: f64::INFINITY,
             x_sqnorm: pb.x_sqnorm,
+            ws: OpnmfWork::new(n, m, h.nrows()),
         })
     }
 
@@ -235,7 +272,14 @@ impl<T: Float> Solver<T> for Opnmf<T> {
     }
 
     fn objective(&mut self, pb: &Problem<'_, T>, _after_step: bool) -> Result<f64, NmfError> {
-        Ok(0.5 * self.value(pb.x, self.b.as_ref(), pb.par())?)
+        let v = Self::value(
+            self.x_sqnorm,
+            &mut self.ws.val,
+            pb.x,
+            self.b.as_ref(),
+            pb.par(),
+        )?;
+        Ok(0.5 * v)
     }
 
     fn converged(
@@ -263,27 +307,51 @@ impl<T: Float> Solver<T> for Opnmf<T> {
     }
 }
 
-/// Largest singular value of a tall matrix: power iteration on its k x k Gram (f64), with the
-/// Rayleigh quotient as the estimate (accurate even when the top eigenvalues are close).
-fn spectral_norm<T: Float>(a: MatRef<'_, T>) -> f64 {
+/// The buffers of [`spectral_norm`] for k columns: the k x k Gram and the power iteration's
+/// two vectors.
+struct SpectralScratch {
+    g: Mat<f64>,
+    v: Vec<f64>,
+    gv: Vec<f64>,
+}
+
+impl SpectralScratch {
+    fn new(k: usize) -> Self {
+        SpectralScratch {
+            g: Mat::zeros(k, k),
+            v: vec![0.0; k],
+            gv: vec![0.0; k],
+        }
+    }
+}
+
+/// Largest singular value of a tall matrix (k columns, `ws` made for k): power iteration on its
+/// k x k Gram (f64), with the Rayleigh quotient as the estimate (accurate even when the top
+/// eigenvalues are close).
+fn spectral_norm<T: Float>(a: MatRef<'_, T>, ws: &mut SpectralScratch) -> f64 {
     let k = a.ncols();
-    let g = Mat::<f64>::from_fn(k, k, |i, j| {
-        (0..a.nrows())
-            .map(|r| a[(r, i)].to_f64() * a[(r, j)].to_f64())
-            .sum()
-    });
-    let mut v = vec![1.0 / (k as f64).sqrt(); k];
+    let SpectralScratch { g, v, gv } = ws;
+    for j in 0..k {
+        for i in 0..k {
+            g[(i, j)] = (0..a.nrows())
+                .map(|r| a[(r, i)].to_f64() * a[(r, j)].to_f64())
+                .sum();
+        }
+    }
+    v.fill(1.0 / (k as f64).sqrt());
     let mut lambda = 0.0f64;
     for _ in 0..2000 {
-        let gv: Vec<f64> = (0..k)
-            .map(|i| (0..k).map(|j| g[(i, j)] * v[j]).sum())
-            .collect();
+        for (i, gvi) in gv.iter_mut().enumerate() {
+            *gvi = (0..k).map(|j| g[(i, j)] * v[j]).sum();
+        }
         let nrm = gv.iter().map(|x| x * x).sum::<f64>().sqrt();
         if nrm == 0.0 {
             return 0.0;
         }
-        let next: f64 = gv.iter().zip(&v).map(|(a, b)| a * b).sum();
-        v = gv.into_iter().map(|x| x / nrm).collect();
+        let next: f64 = gv.iter().zip(v.iter()).map(|(a, b)| a * b).sum();
+        for (vi, gvi) in v.iter_mut().zip(gv.iter()) {
+            *vi = gvi / nrm;
+        }
         if (next - lambda).abs() <= 1e-15 * next.abs() {
             lambda = next;
             break;

@@ -5,13 +5,18 @@
 //! the columns of his W is our constraint on the rows of H (`h_sparseness`: every basis vector has
 //! the target sparseness), and his constraint on the rows of his H is ours on the columns of W
 //! (`w_sparseness`).
+//!
+//! Both solvers size every buffer when they are built (products, gradients, step-search trial
+//! points, the NNLS trials, the sparseness projection's row buffers), so an iteration of the fit
+//! allocates nothing (`tests/memory.rs`); a transform sizes its own buffers once per call.
 
 use core::marker::PhantomData;
 
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::kernels::matmul;
-use nmf_core::sparseness::{l1_for_sparseness, project};
+use nmf_core::loss::LossScratch;
+use nmf_core::sparseness::{ProjectScratch, l1_for_sparseness, project_into};
 use nmf_core::{CoreError, Data, DataRef, Float, Penalties};
 
 use crate::error::NmfError;
@@ -27,27 +32,48 @@ fn frob_inner<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
     nmf_core::kernels::frobenius_inner(a, b).unwrap_or(f64::NAN)
 }
 
-/// `aᵀa`, allocated (nmf-core's kernel, one thread: k x k products are small).
-fn gram_cols<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
-    let mut g = Mat::zeros(a.ncols(), a.ncols());
-    // The destination is sized from `a`, so the shape check cannot fail.
-    let _ = nmf_core::kernels::gram_cols_into(g.as_mut(), a, Par::Seq);
-    g
+/// `dst = aᵀa` (nmf-core's kernel, one thread: k x k products are small).
+fn gram_cols_to<T: Float>(dst: &mut Mat<T>, a: MatRef<'_, T>) {
+    // Every destination is sized k x k from the factor it is the Gram of, so the shape check
+    // cannot fail.
+    let _ = nmf_core::kernels::gram_cols_into(dst.as_mut(), a, Par::Seq);
 }
 
-/// `a·aᵀ`, allocated.
-fn gram_rows<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
-    let mut g = Mat::zeros(a.nrows(), a.nrows());
-    let _ = nmf_core::kernels::gram_rows_into(g.as_mut(), a, Par::Seq);
-    g
+/// `dst = a·aᵀ`.
+fn gram_rows_to<T: Float>(dst: &mut Mat<T>, a: MatRef<'_, T>) {
+    let _ = nmf_core::kernels::gram_rows_into(dst.as_mut(), a, Par::Seq);
 }
 
-/// Projects a vector to L2 norm `l2` and Hoyer sparseness `s`. A zero vector is left as it is (its sparseness is undefined).
-fn project_vec(v: &[f64], s: f64, l2: f64) -> Result<Option<Vec<f64>>, CoreError> {
-    if l2 == 0.0 || !l2.is_finite() {
-        return Ok(None);
+/// Buffers for projecting the rows or columns of a factor one vector at a time: the vector,
+/// its projection, and the projection's own buffers, sized for the longest vector.
+struct ProjectBuf {
+    vec: Vec<f64>,
+    out: Vec<f64>,
+    scratch: ProjectScratch,
+}
+
+impl ProjectBuf {
+    fn new(len: usize) -> Self {
+        ProjectBuf {
+            vec: vec![0.0; len],
+            out: vec![0.0; len],
+            scratch: ProjectScratch::new(len),
+        }
     }
-    project(v, l1_for_sparseness(v.len(), s, l2), l2).map(Some)
+
+    /// Projects `self.vec[..len]` to L2 norm `l2` (its own when `None`) and Hoyer sparseness
+    /// `s` into `self.out[..len]`. False for a zero vector, left as it is (its sparseness is
+    /// undefined).
+    fn project(&mut self, len: usize, s: f64, l2: Option<f64>) -> Result<bool, CoreError> {
+        let v = &self.vec[..len];
+        let l2 = l2.unwrap_or_else(|| v.iter().map(|v| v * v).sum::<f64>().sqrt());
+        if l2 == 0.0 || !l2.is_finite() {
+            return Ok(false);
+        }
+        let l1 = l1_for_sparseness(len, s, l2);
+        project_into(v, l1, l2, &mut self.out[..len], &mut self.scratch)?;
+        Ok(true)
+    }
 }
 
 /// ½‖X − WH‖² from the products of the fixed factor: `½(‖X‖² − 2⟨C, F⟩ + ⟨G, FᵀF or FFᵀ⟩)`.
@@ -61,48 +87,111 @@ fn half_sq(
     (0.5 * (x_sqnorm - 2.0 * frob_inner(cross, f) + frob_inner(gram, f_gram))).max(0.0)
 }
 
-fn project_cols(a: &mut Mat<f64>, s: f64, l2: Option<f64>) -> Result<(), CoreError> {
+/// Projects every column of `a` (sparseness `s`, L2 norm `l2` or the column's own).
+fn project_cols(
+    a: &mut Mat<f64>,
+    s: f64,
+    l2: Option<f64>,
+    buf: &mut ProjectBuf,
+) -> Result<(), CoreError> {
+    let n = a.nrows();
     for c in 0..a.ncols() {
-        let col: Vec<f64> = a.col(c).iter().copied().collect();
-        let target = l2.unwrap_or_else(|| col.iter().map(|v| v * v).sum::<f64>().sqrt());
-        if let Some(p) = project_vec(&col, s, target)? {
-            for (i, v) in p.into_iter().enumerate() {
-                a[(i, c)] = v;
+        for (d, v) in buf.vec[..n].iter_mut().zip(a.col(c).iter()) {
+            *d = *v;
+        }
+        if buf.project(n, s, l2)? {
+            for (v, p) in a.col_mut(c).iter_mut().zip(&buf.out[..n]) {
+                *v = *p;
             }
         }
     }
     Ok(())
 }
 
-fn project_rows(a: &mut Mat<f64>, s: f64, l2: Option<f64>) -> Result<(), CoreError> {
-    let mut t = a.transpose().to_owned();
-    project_cols(&mut t, s, l2)?;
-    *a = t.transpose().to_owned();
+/// Projects every row of `a`, as [`project_cols`] does its columns.
+fn project_rows(
+    a: &mut Mat<f64>,
+    s: f64,
+    l2: Option<f64>,
+    buf: &mut ProjectBuf,
+) -> Result<(), CoreError> {
+    let m = a.ncols();
+    for r in 0..a.nrows() {
+        for (d, v) in buf.vec[..m].iter_mut().zip(a.row(r).iter()) {
+            *d = *v;
+        }
+        if buf.project(m, s, l2)? {
+            for (v, p) in a.row_mut(r).iter_mut().zip(&buf.out[..m]) {
+                *v = *p;
+            }
+        }
+    }
     Ok(())
 }
 
 /// Hoyer's step search: from `x` along `−g`, project, and accept the first step whose objective
 /// does not exceed `f_ref`, halving the step from `*mu`; an accepted step grows `*mu` by 1.2 for
-/// the next call. `None` once the step falls below the floor (no acceptable step: stationary).
+/// the next call. The trial point is built in `trial` (x's shape), which holds the accepted
+/// point on return (the caller swaps it in). `None` once the step falls below the floor (no
+/// acceptable step: stationary).
 fn projected_step(
     x: &Mat<f64>,
     g: &Mat<f64>,
+    trial: &mut Mat<f64>,
     mu: &mut f64,
     f_ref: f64,
-    project: impl Fn(&mut Mat<f64>) -> Result<(), CoreError>,
-    objective: impl Fn(MatRef<'_, f64>) -> f64,
-) -> Result<Option<(Mat<f64>, f64)>, CoreError> {
+    mut project: impl FnMut(&mut Mat<f64>) -> Result<(), CoreError>,
+    mut objective: impl FnMut(MatRef<'_, f64>) -> f64,
+) -> Result<Option<f64>, CoreError> {
     loop {
-        let mut trial = x - faer::Scale(*mu) * g;
-        project(&mut trial)?;
+        let step = *mu;
+        zip!(trial.as_mut(), x.as_ref(), g.as_ref())
+            .for_each(|unzip!(t, xv, gv)| *t = *xv - step * *gv);
+        project(trial)?;
         let f = objective(trial.as_ref());
         if f <= f_ref {
             *mu *= 1.2;
-            return Ok(Some((trial, f)));
+            return Ok(Some(f));
         }
         *mu /= 2.0;
         if *mu < STEP_FLOOR {
             return Ok(None);
+        }
+    }
+}
+
+/// The buffers of one Hoyer iteration, sized when the solver is built (n x k and k x m
+/// factors), so that `step` allocates nothing.
+struct HoyerWork {
+    /// HHᵀ and XHᵀ (the W side's fixed products), WᵀW and WᵀX (the H side's).
+    hht: Mat<f64>,
+    xht: Mat<f64>,
+    wtw: Mat<f64>,
+    wtx: Mat<f64>,
+    /// The gradient or the multiplicative update's denominator, for W (n x k) and H (k x m).
+    g_w: Mat<f64>,
+    g_h: Mat<f64>,
+    /// The step search's trial points.
+    trial_w: Mat<f64>,
+    trial_h: Mat<f64>,
+    /// The Gram of a trial point (k x k), for its objective.
+    trial_gram: Mat<f64>,
+    proj: ProjectBuf,
+}
+
+impl HoyerWork {
+    fn new(n: usize, m: usize, k: usize) -> Self {
+        HoyerWork {
+            hht: Mat::zeros(k, k),
+            xht: Mat::zeros(n, k),
+            wtw: Mat::zeros(k, k),
+            wtx: Mat::zeros(k, m),
+            g_w: Mat::zeros(n, k),
+            g_h: Mat::zeros(k, m),
+            trial_w: Mat::zeros(n, k),
+            trial_h: Mat::zeros(k, m),
+            trial_gram: Mat::zeros(k, k),
+            proj: ProjectBuf::new(n.max(m)),
         }
     }
 }
@@ -120,6 +209,7 @@ struct Hoyer {
     /// ½‖X/c − WH‖² after the last iteration.
     f: f64,
     x_sqnorm: f64,
+    ws: HoyerWork,
 }
 
 impl Hoyer {
@@ -131,82 +221,88 @@ impl Hoyer {
         w_sparseness: Option<f64>,
         h_sparseness: Option<f64>,
     ) -> Result<Self, CoreError> {
-        for c in 0..w.ncols() {
+        let (n, k) = w.shape();
+        let mut ws = HoyerWork::new(n, h.ncols(), k);
+        for c in 0..k {
             let nrm = w.col(c).norm_l2();
             if nrm > 0.0 {
                 w.col_mut(c).iter_mut().for_each(|v| *v /= nrm);
             }
         }
         if let Some(s) = h_sparseness {
-            project_rows(&mut h, s, Some(1.0))?;
+            project_rows(&mut h, s, Some(1.0), &mut ws.proj)?;
         }
         if let Some(s) = w_sparseness {
-            project_cols(&mut w, s, Some(1.0))?;
+            project_cols(&mut w, s, Some(1.0), &mut ws.proj)?;
         }
         let x_sqnorm = xs.squared_norm();
-        let mut st = Hoyer {
+        let f = nmf_core::loss::frobenius_direct(xs, w.as_ref(), h.as_ref(), Par::Seq)?;
+        Ok(Hoyer {
             w,
             h,
             w_sparseness,
             h_sparseness,
             mu_w: 1.0,
             mu_h: 1.0,
-            f: 0.0,
+            f,
             x_sqnorm,
-        };
-        st.f = nmf_core::loss::frobenius_direct(xs, st.w.as_ref(), st.h.as_ref(), Par::Seq)?;
-        Ok(st)
+            ws,
+        })
     }
 
     /// One nmfsc iteration (W side first, as Hoyer's code updates his H first). Returns false
     /// when a step size fell below the floor (no acceptable step: converged).
     fn step(&mut self, xs: DataRef<'_, f64>, par: Par) -> Result<bool, CoreError> {
-        let (n, k) = self.w.shape();
-        let m = self.h.ncols();
+        let k = self.w.ncols();
         let eps = 1e-9;
+        let x_sqnorm = self.x_sqnorm;
+        let ws = &mut self.ws;
         // --- W (Hoyer's H), H fixed: XHᵀ and HHᵀ give every trial objective. ---
-        let hht = gram_rows(self.h.as_ref());
-        let mut xht = Mat::<f64>::zeros(n, k);
-        xs.mul_into(xht.as_mut(), self.h.transpose(), par)?;
+        gram_rows_to(&mut ws.hht, self.h.as_ref());
+        xs.mul_into(ws.xht.as_mut(), self.h.transpose(), par)?;
         match self.w_sparseness {
             Some(s) => {
-                let mut g = Mat::<f64>::zeros(n, k);
                 matmul(
-                    g.as_mut(),
+                    ws.g_w.as_mut(),
                     Accum::Replace,
                     self.w.as_ref(),
-                    hht.as_ref(),
+                    ws.hht.as_ref(),
                     1.0,
                     par,
                 );
-                g -= &xht;
-                let x_sqnorm = self.x_sqnorm;
+                zip!(ws.g_w.as_mut(), ws.xht.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
+                let (xht, hht, gram) = (&ws.xht, &ws.hht, &mut ws.trial_gram);
                 let objective = |t: MatRef<'_, f64>| {
-                    half_sq(
-                        x_sqnorm,
-                        xht.as_ref(),
-                        t,
-                        hht.as_ref(),
-                        gram_cols(t).as_ref(),
-                    )
+                    gram_cols_to(gram, t);
+                    half_sq(x_sqnorm, xht.as_ref(), t, hht.as_ref(), gram.as_ref())
                 };
-                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0));
-                match projected_step(&self.w, &g, &mut self.mu_w, self.f, project, objective)? {
-                    Some((w, _)) => self.w = w,
+                let proj = &mut ws.proj;
+                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0), proj);
+                let (w, trial) = (&mut self.w, &mut ws.trial_w);
+                match projected_step(
+                    w,
+                    &ws.g_w,
+                    trial,
+                    &mut self.mu_w,
+                    self.f,
+                    project,
+                    objective,
+                )? {
+                    Some(_) => core::mem::swap(w, trial),
                     None => return Ok(false),
                 }
             }
             None => {
-                let mut den = Mat::<f64>::zeros(n, k);
+                let den = &mut ws.g_w;
                 matmul(
                     den.as_mut(),
                     Accum::Replace,
                     self.w.as_ref(),
-                    hht.as_ref(),
+                    ws.hht.as_ref(),
                     1.0,
                     par,
                 );
-                zip!(self.w.as_mut(), xht.as_ref(), den.as_ref())
+                zip!(self.w.as_mut(), ws.xht.as_ref(), den.as_ref())
                     .for_each(|unzip!(w, a, b)| *w = *w * *a / (*b + eps));
                 // Unit columns of W, the norms moved into the rows of H (WH unchanged).
                 for c in 0..k {
@@ -219,43 +315,39 @@ impl Hoyer {
             }
         }
         // --- H (Hoyer's W), W fixed: WᵀX and WᵀW give every trial objective. ---
-        let wtw = gram_cols(self.w.as_ref());
-        let mut wtx = Mat::<f64>::zeros(k, m);
-        xs.lhs_t_mul_into(wtx.as_mut(), self.w.as_ref(), par)?;
-        let f_of = |h: MatRef<'_, f64>| {
-            half_sq(
-                self.x_sqnorm,
-                wtx.as_ref(),
-                h,
-                wtw.as_ref(),
-                gram_rows(h).as_ref(),
-            )
+        gram_cols_to(&mut ws.wtw, self.w.as_ref());
+        xs.lhs_t_mul_into(ws.wtx.as_mut(), self.w.as_ref(), par)?;
+        let (wtx, wtw, gram) = (&ws.wtx, &ws.wtw, &mut ws.trial_gram);
+        let mut f_of = |h: MatRef<'_, f64>| {
+            gram_rows_to(gram, h);
+            half_sq(x_sqnorm, wtx.as_ref(), h, wtw.as_ref(), gram.as_ref())
         };
         match self.h_sparseness {
             Some(s) => {
-                let mut g = Mat::<f64>::zeros(k, m);
                 matmul(
-                    g.as_mut(),
+                    ws.g_h.as_mut(),
                     Accum::Replace,
                     wtw.as_ref(),
                     self.h.as_ref(),
                     1.0,
                     par,
                 );
-                g -= &wtx;
+                zip!(ws.g_h.as_mut(), wtx.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
                 let f0 = f_of(self.h.as_ref());
                 // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
-                let project = |t: &mut Mat<f64>| project_rows(t, s, None);
-                match projected_step(&self.h, &g, &mut self.mu_h, f0, project, f_of)? {
-                    Some((h, f)) => {
-                        self.h = h;
+                let proj = &mut ws.proj;
+                let project = |t: &mut Mat<f64>| project_rows(t, s, None, proj);
+                let (h, trial) = (&mut self.h, &mut ws.trial_h);
+                match projected_step(h, &ws.g_h, trial, &mut self.mu_h, f0, project, f_of)? {
+                    Some(f) => {
+                        core::mem::swap(h, trial);
                         self.f = f;
                     }
                     None => return Ok(false),
                 }
             }
             None => {
-                let mut den = Mat::<f64>::zeros(k, m);
+                let den = &mut ws.g_h;
                 matmul(
                     den.as_mut(),
                     Accum::Replace,
@@ -275,7 +367,8 @@ impl Hoyer {
 
 /// W ≥ 0 for new data with H fixed under the constraint of the fit: columns of W at unit L2 norm
 /// and sparseness `w_sparseness` (projected gradient with Hoyer's adaptive step), or Hoyer's
-/// multiplicative W update when W is unconstrained. Computed in f64.
+/// multiplicative W update when W is unconstrained. Computed in f64; runs once per `transform`,
+/// its buffers sized up front like the fit's.
 fn transform_hoyer<T: Float>(
     x: DataRef<'_, T>,
     h: MatRef<'_, T>,
@@ -292,26 +385,28 @@ fn transform_hoyer<T: Float>(
     let x_sqnorm = x.squared_norm();
     let mean = x.sum() / (n as f64 * m as f64);
     let mut w = Mat::<f64>::from_fn(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
-    let hht = gram_rows(h.as_ref());
+    let mut hht = Mat::<f64>::zeros(k, k);
+    gram_rows_to(&mut hht, h.as_ref());
     let mut xht = Mat::<f64>::zeros(n, k);
     x.mul_into(xht.as_mut(), h.transpose(), par)?;
-    let f = |w: MatRef<'_, f64>| {
-        half_sq(
-            x_sqnorm,
-            xht.as_ref(),
-            w,
-            hht.as_ref(),
-            gram_cols(w).as_ref(),
-        )
+    let (mut gram, mut den, mut g, mut trial) = (
+        Mat::<f64>::zeros(k, k),
+        Mat::<f64>::zeros(n, k),
+        Mat::<f64>::zeros(n, k),
+        Mat::<f64>::zeros(n, k),
+    );
+    let mut proj = ProjectBuf::new(n);
+    let mut f = |w: MatRef<'_, f64>| {
+        gram_cols_to(&mut gram, w);
+        half_sq(x_sqnorm, xht.as_ref(), w, hht.as_ref(), gram.as_ref())
     };
     if let Some(s) = w_sparseness {
-        project_cols(&mut w, s, Some(1.0))?;
+        project_cols(&mut w, s, Some(1.0), &mut proj)?;
     }
     let mut fw = f(w.as_ref());
     let mut mu = 1.0f64;
     for _ in 0..max_iter {
         let before = fw;
-        let mut den = Mat::<f64>::zeros(n, k);
         matmul(
             den.as_mut(),
             Accum::Replace,
@@ -322,11 +417,12 @@ fn transform_hoyer<T: Float>(
         );
         match w_sparseness {
             Some(s) => {
-                let g = &den - &xht;
-                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0));
-                match projected_step(&w, &g, &mut mu, fw, project, f)? {
-                    Some((next, fnext)) => {
-                        w = next;
+                zip!(g.as_mut(), den.as_ref(), xht.as_ref())
+                    .for_each(|unzip!(gv, d, c)| *gv = *d - *c);
+                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0), &mut proj);
+                match projected_step(&w, &g, &mut trial, &mut mu, fw, project, &mut f)? {
+                    Some(fnext) => {
+                        core::mem::swap(&mut w, &mut trial);
                         fw = fnext;
                     }
                     None => return Ok(w.as_ref().map(|&v| T::from_f64(v))),
@@ -358,19 +454,45 @@ pub enum LegacySparseness {
     Components,
 }
 
+/// The buffers of one [`nls`] solve for a k x p unknown: the best point so far, the trial
+/// point, the step and `G·d`.
+struct NlsWork<T> {
+    hp: Mat<T>,
+    hn: Mat<T>,
+    d: Mat<T>,
+    gd: Mat<T>,
+}
+
+impl<T: Float> NlsWork<T> {
+    fn new(k: usize, p: usize) -> Self {
+        NlsWork {
+            hp: Mat::zeros(k, p),
+            hn: Mat::zeros(k, p),
+            d: Mat::zeros(k, p),
+            gd: Mat::zeros(k, p),
+        }
+    }
+}
+
 /// Lin's projected-gradient NNLS: `min_{H ≥ 0} ½‖V − WH‖²` given `G = WᵀW` (possibly augmented)
 /// and `B = WᵀV`, from `h`, to projected-gradient norm `tol` or `max_iter` iterations, with his
-/// Armijo search (σ = 0.01, β = 0.1, 19 trials). Returns (gradient, iterations).
+/// Armijo search (σ = 0.01, β = 0.1, 19 trials). Leaves the last gradient in `grad` (h's shape;
+/// zeros when `max_iter` is 0) and returns the number of iterations. Allocates nothing: the
+/// trial points live in `ws`, sized for h.
 fn nls<T: Float>(
     g: MatRef<'_, T>,
     b: MatRef<'_, T>,
     h: &mut Mat<T>,
+    grad: &mut Mat<T>,
+    ws: &mut NlsWork<T>,
     tol: f64,
     max_iter: usize,
-) -> (Mat<T>, usize) {
-    let (k, p) = h.shape();
+) -> usize {
+    let NlsWork { hp, hn, d, gd } = ws;
     let mut alpha = 1.0f64;
-    let mut grad = Mat::<T>::zeros(k, p);
+    if max_iter == 0 {
+        grad.fill(T::ZERO);
+    }
     let mut n_iter = 0;
     for it in 1..=max_iter {
         n_iter = it;
@@ -392,13 +514,11 @@ fn nls<T: Float>(
         if pg.sqrt() < tol {
             break;
         }
-        let mut hp = h.clone();
         let mut decr_alpha = false;
-        let mut d = Mat::<T>::zeros(k, p);
-        let mut gd = Mat::<T>::zeros(k, p);
         for inner in 1..20 {
             let a = T::from_f64(alpha);
-            let hn = Mat::from_fn(k, p, |i, j| (h[(i, j)] - a * grad[(i, j)]).max(T::ZERO));
+            zip!(hn.as_mut(), h.as_ref(), grad.as_ref())
+                .for_each(|unzip!(n, hv, gr)| *n = (*hv - a * *gr).max(T::ZERO));
             zip!(d.as_mut(), hn.as_ref(), h.as_ref()).for_each(|unzip!(dv, n, o)| *dv = *n - *o);
             let gradd = frob_inner(grad.as_ref(), d.as_ref());
             matmul(gd.as_mut(), Accum::Replace, g, d.as_ref(), T::ONE, Par::Seq);
@@ -406,24 +526,41 @@ fn nls<T: Float>(
             let suff = 0.99 * gradd + 0.5 * dqd < 0.0;
             if inner == 1 {
                 decr_alpha = !suff;
-                hp = h.clone();
+                hp.copy_from(&*h);
             }
             if decr_alpha {
                 if suff {
-                    *h = hn;
+                    h.copy_from(&*hn);
                     break;
                 }
                 alpha *= 0.1;
-            } else if !suff || hp == hn {
-                *h = hp.clone();
+            } else if !suff || *hp == *hn {
+                h.copy_from(&*hp);
                 break;
             } else {
                 alpha /= 0.1;
-                hp = hn;
+                // The trial becomes the best point; the old best's buffer takes the next trial.
+                core::mem::swap(hp, hn);
             }
         }
     }
-    (grad, n_iter)
+    n_iter
+}
+
+/// The buffers of one legacy iteration, sized when the solver is built.
+struct LegacyWork<T: Float> {
+    /// The k x k Gram of the fixed factor, augmented (both half-steps in turn).
+    g: Mat<T>,
+    /// HXᵀ (k x n) and WᵀX (k x m).
+    b_w: Mat<T>,
+    b_h: Mat<T>,
+    /// Wᵀ and its gradient: the W half-step solves the transposed problem Xᵀ ≈ HᵀWᵀ.
+    wt: Mat<T>,
+    grad_wt: Mat<T>,
+    nls_w: NlsWork<T>,
+    nls_h: NlsWork<T>,
+    /// For the objective.
+    loss: LossScratch<T>,
 }
 
 /// State of the legacy solver (scikit-learn 0.15 `ProjectedGradientNMF`).
@@ -439,6 +576,7 @@ pub(crate) struct Legacy<T: Float> {
     beta: f64,
     eta: f64,
     nls_max_iter: usize,
+    ws: LegacyWork<T>,
 }
 
 fn proj_norm<T: Float>(g: MatRef<'_, T>, f: MatRef<'_, T>) -> f64 {
@@ -449,6 +587,32 @@ fn proj_norm<T: Float>(g: MatRef<'_, T>, f: MatRef<'_, T>) -> f64 {
         }
     });
     s
+}
+
+/// Kim & Park's augmentation of the Gram `g` of the fixed factor, in place: `β·11ᵀ` when `ones`
+/// (it penalises the squared L1 norm of each column of the solved factor), else the `η·I` L2
+/// guard; nothing without sparseness.
+fn augment<T: Float>(
+    g: &mut Mat<T>,
+    sparseness: LegacySparseness,
+    beta: f64,
+    eta: f64,
+    ones: bool,
+) {
+    let k = g.nrows();
+    match (sparseness, ones) {
+        (LegacySparseness::None, _) => {}
+        (_, true) => {
+            let b = T::from_f64(beta);
+            g.for_each_mut(|v| *v += b);
+        }
+        (_, false) => {
+            let e = T::from_f64(eta);
+            for i in 0..k {
+                g[(i, i)] += e;
+            }
+        }
+    }
 }
 
 impl<T: Float> Legacy<T> {
@@ -465,32 +629,42 @@ impl<T: Float> Legacy<T> {
     ) -> Result<Self, CoreError> {
         let (n, k) = w.shape();
         let m = h.ncols();
-        let hht = gram_rows(h.as_ref());
+        let mut ws = LegacyWork {
+            g: Mat::zeros(k, k),
+            b_w: Mat::zeros(k, n),
+            b_h: Mat::zeros(k, m),
+            wt: Mat::zeros(k, n),
+            grad_wt: Mat::zeros(k, n),
+            nls_w: NlsWork::new(k, n),
+            nls_h: NlsWork::new(k, m),
+            loss: LossScratch::new(n, m, k, par),
+        };
+        // The initial gradients W·HHᵀ − XHᵀ and WᵀW·H − WᵀX (once, so allocated here).
+        gram_rows_to(&mut ws.g, h.as_ref());
         let mut grad_w = Mat::<T>::zeros(n, k);
         matmul(
             grad_w.as_mut(),
             Accum::Replace,
             w.as_ref(),
-            hht.as_ref(),
+            ws.g.as_ref(),
             T::ONE,
             par,
         );
         let mut xht = Mat::<T>::zeros(n, k);
         x.mul_into(xht.as_mut(), h.transpose(), par)?;
         grad_w -= &xht;
-        let wtw = gram_cols(w.as_ref());
+        gram_cols_to(&mut ws.g, w.as_ref());
         let mut grad_h = Mat::<T>::zeros(k, m);
         matmul(
             grad_h.as_mut(),
             Accum::Replace,
-            wtw.as_ref(),
+            ws.g.as_ref(),
             h.as_ref(),
             T::ONE,
             par,
         );
-        let mut wtx = Mat::<T>::zeros(k, m);
-        x.lhs_t_mul_into(wtx.as_mut(), w.as_ref(), par)?;
-        grad_h -= &wtx;
+        x.lhs_t_mul_into(ws.b_h.as_mut(), w.as_ref(), par)?;
+        grad_h -= &ws.b_h;
         let init_grad = (nmf_core::kernels::squared_norm(grad_w.as_ref())
             + nmf_core::kernels::squared_norm(grad_h.as_ref()))
         .sqrt();
@@ -507,6 +681,7 @@ impl<T: Float> Legacy<T> {
             beta,
             eta,
             nls_max_iter,
+            ws,
         })
     }
 
@@ -517,64 +692,42 @@ impl<T: Float> Legacy<T> {
         s.sqrt() < self.tol
     }
 
-    fn augmented(&self, mut g: Mat<T>, ones: bool) -> Mat<T> {
-        let k = g.nrows();
-        match (self.sparseness, ones) {
-            (LegacySparseness::None, _) => {}
-            // β·11ᵀ penalises the squared L1 norm of each column of the solved factor.
-            (_, true) => {
-                let b = T::from_f64(self.beta);
-                g.for_each_mut(|v| *v += b);
-            }
-            // η·I is the L2 guard.
-            (_, false) => {
-                let e = T::from_f64(self.eta);
-                for i in 0..k {
-                    g[(i, i)] += e;
-                }
-            }
-        }
-        g
-    }
-
     fn legacy_step(&mut self, x: DataRef<'_, T>, par: Par) -> Result<(), CoreError> {
-        let (n, k) = self.w.shape();
-        let m = self.h.ncols();
+        let ws = &mut self.ws;
         // W-step: the transposed problem Xᵀ ≈ HᵀWᵀ.
-        let g = self.augmented(
-            gram_rows(self.h.as_ref()),
-            self.sparseness == LegacySparseness::Data,
-        );
-        let mut b = Mat::<T>::zeros(k, n);
-        x.lhs_mul_t_into(b.as_mut(), self.h.as_ref(), par)?;
-        let mut wt = self.w.transpose().to_owned();
-        let (gw, iters) = nls(
-            g.as_ref(),
-            b.as_ref(),
-            &mut wt,
+        gram_rows_to(&mut ws.g, self.h.as_ref());
+        let data = self.sparseness == LegacySparseness::Data;
+        augment(&mut ws.g, self.sparseness, self.beta, self.eta, data);
+        x.lhs_mul_t_into(ws.b_w.as_mut(), self.h.as_ref(), par)?;
+        ws.wt.copy_from(self.w.transpose());
+        let iters = nls(
+            ws.g.as_ref(),
+            ws.b_w.as_ref(),
+            &mut ws.wt,
+            &mut ws.grad_wt,
+            &mut ws.nls_w,
             self.tol_w,
             self.nls_max_iter,
         );
-        self.w = wt.transpose().to_owned();
-        self.grad_w = gw.transpose().to_owned();
+        self.w.copy_from(ws.wt.transpose());
+        self.grad_w.copy_from(ws.grad_wt.transpose());
         if iters == 1 {
             self.tol_w *= 0.1;
         }
         // H-step.
-        let g = self.augmented(
-            gram_cols(self.w.as_ref()),
-            self.sparseness == LegacySparseness::Components,
-        );
-        let mut b = Mat::<T>::zeros(k, m);
-        x.lhs_t_mul_into(b.as_mut(), self.w.as_ref(), par)?;
-        let (gh, iters) = nls(
-            g.as_ref(),
-            b.as_ref(),
+        gram_cols_to(&mut ws.g, self.w.as_ref());
+        let components = self.sparseness == LegacySparseness::Components;
+        augment(&mut ws.g, self.sparseness, self.beta, self.eta, components);
+        x.lhs_t_mul_into(ws.b_h.as_mut(), self.w.as_ref(), par)?;
+        let iters = nls(
+            ws.g.as_ref(),
+            ws.b_h.as_ref(),
             &mut self.h,
+            &mut self.grad_h,
+            &mut ws.nls_h,
             self.tol_h,
             self.nls_max_iter,
         );
-        self.grad_h = gh;
         if iters == 1 {
             self.tol_h *= 0.1;
         }
@@ -734,7 +887,8 @@ impl<T: Float> Solver<T> for Legacy<T> {
 
     fn objective(&mut self, pb: &Problem<'_, T>, _after_step: bool) -> Result<f64, NmfError> {
         let c = pb.c;
-        Ok(nmf_core::loss::objective(
+        Ok(nmf_core::loss::objective_with(
+            &mut self.ws.loss,
             pb.x,
             self.w.as_ref(),
             self.h.as_ref(),
@@ -762,10 +916,12 @@ impl<T: Float> Solver<T> for Legacy<T> {
     ) -> Result<Mat<T>, NmfError> {
         let (_, _, _, nls_max_iter) = legacy_params(c);
         let (n, k) = (x.nrows(), h.nrows());
-        let g = gram_rows(h);
+        let mut g = Mat::<T>::zeros(k, k);
+        gram_rows_to(&mut g, h);
         let mut b = Mat::<T>::zeros(k, n);
         x.lhs_mul_t_into(b.as_mut(), h, c.par)?;
         let mut wt = Mat::<T>::zeros(k, n);
+        let mut grad = Mat::<T>::zeros(k, n);
         let tol = 1e-10
             * nmf_core::kernels::squared_norm(b.as_ref())
                 .sqrt()
@@ -774,6 +930,8 @@ impl<T: Float> Solver<T> for Legacy<T> {
             g.as_ref(),
             b.as_ref(),
             &mut wt,
+            &mut grad,
+            &mut NlsWork::new(k, n),
             tol,
             nls_max_iter.max(10_000),
         );
