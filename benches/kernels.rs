@@ -40,7 +40,7 @@ fn products(c: &mut Criterion) {
             for (label, par) in [("1 thread", Par::Seq), ("2 threads", Par::rayon(2))] {
                 g.bench_function(format!("{name} nmf {label}"), |bch| {
                     bch.iter(|| {
-                        kernels::matmul(dst.as_mut(), Accum::Replace, a, b, 1.0, par);
+                        kernels::matmul(dst.as_mut(), Accum::Replace, a, b, 1.0, par).unwrap();
                         black_box(&dst);
                     })
                 });

@@ -180,7 +180,7 @@ impl<'a, T: Float> DataRef<'a, T> {
         inner("right operand of X·B", m, b.nrows())?;
         product_shape("destination of X·B", dst.shape(), (n, b.ncols()))?;
         match self {
-            DataRef::Dense(x) => matmul(dst, Accum::Replace, *x, b, T::ONE, par),
+            DataRef::Dense(x) => matmul(dst, Accum::Replace, *x, b, T::ONE, par)?,
         }
         Ok(())
     }
@@ -196,7 +196,7 @@ impl<'a, T: Float> DataRef<'a, T> {
         inner("right operand of Xᵀ·B", n, b.nrows())?;
         product_shape("destination of Xᵀ·B", dst.shape(), (m, b.ncols()))?;
         match self {
-            DataRef::Dense(x) => matmul(dst, Accum::Replace, x.transpose(), b, T::ONE, par),
+            DataRef::Dense(x) => matmul(dst, Accum::Replace, x.transpose(), b, T::ONE, par)?,
         }
         Ok(())
     }
@@ -212,7 +212,7 @@ impl<'a, T: Float> DataRef<'a, T> {
         inner("left operand of Aᵀ·X", n, a.nrows())?;
         product_shape("destination of Aᵀ·X", dst.shape(), (a.ncols(), m))?;
         match self {
-            DataRef::Dense(x) => matmul(dst, Accum::Replace, a.transpose(), *x, T::ONE, par),
+            DataRef::Dense(x) => matmul(dst, Accum::Replace, a.transpose(), *x, T::ONE, par)?,
         }
         Ok(())
     }
@@ -228,7 +228,7 @@ impl<'a, T: Float> DataRef<'a, T> {
         inner("left operand of A·Xᵀ", m, a.ncols())?;
         product_shape("destination of A·Xᵀ", dst.shape(), (a.nrows(), n))?;
         match self {
-            DataRef::Dense(x) => matmul(dst, Accum::Replace, a, x.transpose(), T::ONE, par),
+            DataRef::Dense(x) => matmul(dst, Accum::Replace, a, x.transpose(), T::ONE, par)?,
         }
         Ok(())
     }

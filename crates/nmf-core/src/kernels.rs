@@ -38,9 +38,8 @@ fn inner_dim(what: &'static str, expected: usize, got: usize) -> Result<(), Core
 /// sequential faer product, and `par` only decides how many of the blocks run at once. Each
 /// output entry is therefore always summed in the same order. Nothing is allocated here.
 ///
-/// # Panics
-/// If the shapes do not agree (`lhs` r x s, `rhs` s x c, `dst` r x c), as faer does; the
-/// checked entry points are the `*_into` kernels.
+/// # Errors
+/// The shapes do not agree (`lhs` r x s, `rhs` s x c, `dst` r x c).
 pub fn matmul<T: Float>(
     dst: MatMut<'_, T>,
     accum: Accum,
@@ -48,18 +47,13 @@ pub fn matmul<T: Float>(
     rhs: MatRef<'_, T>,
     alpha: T,
     par: Par,
-) {
-    assert!(
-        dst.nrows() == lhs.nrows() && dst.ncols() == rhs.ncols() && lhs.ncols() == rhs.nrows(),
-        "matmul shapes: dst {:?}, lhs {:?}, rhs {:?}",
-        dst.shape(),
-        lhs.shape(),
-        rhs.shape()
-    );
+) -> Result<(), CoreError> {
+    inner_dim("right operand", lhs.ncols(), rhs.nrows())?;
+    dst_shape(&dst, lhs.nrows(), rhs.ncols())?;
     let (r, c) = dst.shape();
     if partition::matmul_is_single(r, c, lhs.ncols()) {
         faer::linalg::matmul::matmul(dst, accum, lhs, rhs, alpha, Par::Seq);
-        return;
+        return Ok(());
     }
     let by_rows = r >= c;
     let dim = if by_rows { r } else { c };
@@ -74,6 +68,7 @@ pub fn matmul<T: Float>(
         len,
     };
     p.run(dst, 0, blocks, par.degree().clamp(1, blocks));
+    Ok(())
 }
 
 /// The operands of one [`matmul`], cut into blocks of `len` output rows (`by_rows`) or columns.
@@ -131,7 +126,7 @@ pub fn gram_cols_into<T: Float>(
     par: Par,
 ) -> Result<(), CoreError> {
     dst_shape(&dst, a.ncols(), a.ncols())?;
-    matmul(dst, Accum::Replace, a.transpose(), a, T::ONE, par);
+    matmul(dst, Accum::Replace, a.transpose(), a, T::ONE, par)?;
     Ok(())
 }
 
@@ -142,7 +137,7 @@ pub fn gram_rows_into<T: Float>(
     par: Par,
 ) -> Result<(), CoreError> {
     dst_shape(&dst, a.nrows(), a.nrows())?;
-    matmul(dst, Accum::Replace, a, a.transpose(), T::ONE, par);
+    matmul(dst, Accum::Replace, a, a.transpose(), T::ONE, par)?;
     Ok(())
 }
 
@@ -155,7 +150,7 @@ pub fn xht_into<T: Float>(
 ) -> Result<(), CoreError> {
     inner_dim("H", x.ncols(), h.ncols())?;
     dst_shape(&dst, x.nrows(), h.nrows())?;
-    matmul(dst, Accum::Replace, x, h.transpose(), T::ONE, par);
+    matmul(dst, Accum::Replace, x, h.transpose(), T::ONE, par)?;
     Ok(())
 }
 
@@ -168,7 +163,7 @@ pub fn wtx_into<T: Float>(
 ) -> Result<(), CoreError> {
     inner_dim("W", x.nrows(), w.nrows())?;
     dst_shape(&dst, w.ncols(), x.ncols())?;
-    matmul(dst, Accum::Replace, w.transpose(), x, T::ONE, par);
+    matmul(dst, Accum::Replace, w.transpose(), x, T::ONE, par)?;
     Ok(())
 }
 
@@ -181,7 +176,7 @@ pub fn wh_into<T: Float>(
 ) -> Result<(), CoreError> {
     inner_dim("H", w.ncols(), h.nrows())?;
     dst_shape(&dst, w.nrows(), h.ncols())?;
-    matmul(dst, Accum::Replace, w, h, T::ONE, par);
+    matmul(dst, Accum::Replace, w, h, T::ONE, par)?;
     Ok(())
 }
 
@@ -437,12 +432,12 @@ mod split_tests {
             let want = &a * &b;
             for par in [Par::Seq, Par::rayon(2)] {
                 let mut d = Mat::<f64>::zeros(r, c);
-                matmul(d.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par);
+                matmul(d.as_mut(), Accum::Replace, a.as_ref(), b.as_ref(), 1.0, par).unwrap();
                 assert!(
                     (&d - &want).norm_max() <= 1e-9 * want.norm_max(),
                     "{r}x{s}x{c}"
                 );
-                matmul(d.as_mut(), Accum::Add, a.as_ref(), b.as_ref(), -2.0, par);
+                matmul(d.as_mut(), Accum::Add, a.as_ref(), b.as_ref(), -2.0, par).unwrap();
                 assert!(
                     (&d + &want).norm_max() <= 1e-9 * want.norm_max(),
                     "{r}x{s}x{c} add"
@@ -455,7 +450,8 @@ mod split_tests {
                     a.transpose(),
                     1.0,
                     par,
-                );
+                )
+                .unwrap();
                 assert!((dt.transpose() - &want).norm_max() <= 1e-9 * want.norm_max());
             }
         }

@@ -462,9 +462,9 @@ pub fn gradient_into<'a, T: Float>(
         let mut wtx = Mat::<T>::zeros(k, m);
         x.mul_into(xht.as_mut(), h.transpose(), par)?;
         x.lhs_t_mul_into(wtx.as_mut(), w, par)?;
-        matmul(gw.rb_mut(), Accum::Replace, w, hht.as_ref(), T::ONE, par);
+        matmul(gw.rb_mut(), Accum::Replace, w, hht.as_ref(), T::ONE, par)?;
         gw -= &xht;
-        matmul(gh.rb_mut(), Accum::Replace, wtw.as_ref(), h, T::ONE, par);
+        matmul(gh.rb_mut(), Accum::Replace, wtw.as_ref(), h, T::ONE, par)?;
         gh -= &wtx;
     } else {
         let x = x.require_dense("the gradient of a loss other than Frobenius")?;
@@ -489,7 +489,7 @@ pub fn gradient_into<'a, T: Float>(
             h.transpose(),
             T::ONE,
             par,
-        );
+        )?;
         matmul(
             gh.rb_mut(),
             Accum::Replace,
@@ -497,7 +497,7 @@ pub fn gradient_into<'a, T: Float>(
             wh.as_ref(),
             T::ONE,
             par,
-        );
+        )?;
     }
     let (l1w, l2w) = (T::from_f64(p.l1_w), T::from_f64(p.l2_w));
     let (l1h, l2h) = (T::from_f64(p.l1_h), T::from_f64(p.l2_h));

@@ -253,7 +253,7 @@ pub(crate) fn randomized_sklearn<T: Float>(
     let mut buf;
     for _ in 0..n_iter {
         buf = Mat::<T>::zeros(ra, q.ncols());
-        matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par);
+        matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par)?;
         q = orthonormal_basis(buf.as_ref());
         buf = Mat::<T>::zeros(ca, q.ncols());
         matmul(
@@ -263,14 +263,14 @@ pub(crate) fn randomized_sklearn<T: Float>(
             q.as_ref(),
             T::ONE,
             par,
-        );
+        )?;
         q = orthonormal_basis(buf.as_ref());
     }
     buf = Mat::<T>::zeros(ra, q.ncols());
-    matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par);
+    matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par)?;
     let q = orthonormal_basis(buf.as_ref());
     let mut b = Mat::<T>::zeros(q.ncols(), ca);
-    matmul(b.as_mut(), Accum::Replace, q.transpose(), a, T::ONE, par);
+    matmul(b.as_mut(), Accum::Replace, q.transpose(), a, T::ONE, par)?;
     let small = thin_svd(b.as_ref())?;
     let mut ua = Mat::<T>::zeros(ra, small.u.ncols());
     matmul(
@@ -280,7 +280,7 @@ pub(crate) fn randomized_sklearn<T: Float>(
         small.u.as_ref(),
         T::ONE,
         par,
-    );
+    )?;
     let mut t = if transpose {
         Truncated {
             u: small.v,

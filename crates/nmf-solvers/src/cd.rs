@@ -229,7 +229,7 @@ impl<T: Float> CoordinateDescent<T> {
                     self.ht.as_ref(),
                     T::ONE,
                     partition::gram_par(par, k),
-                );
+                )?;
             }
             x.mul_into(self.xht.as_mut(), self.ht.as_ref(), par)?;
             if self.l1_w != T::ZERO {
@@ -267,7 +267,7 @@ impl<T: Float> CoordinateDescent<T> {
             self.w.as_ref(),
             T::ONE,
             partition::gram_par(par, k),
-        );
+        )?;
         x.t_mul_into(self.xtw.as_mut(), self.w.as_ref(), par)?;
         if self.l1_h != T::ZERO {
             let l1 = self.l1_h;
@@ -314,7 +314,7 @@ impl<T: Float> CoordinateDescent<T> {
 
     /// ½‖X − WH‖² from the products of the last H sweep, without forming WH (Gram identity).
     /// Computes HHᵀ of the new H, which the next W sweep then reuses.
-    fn frobenius_after_h(&mut self, x_sqnorm: f64, par: Par) -> f64 {
+    fn frobenius_after_h(&mut self, x_sqnorm: f64, par: Par) -> Result<f64, NmfError> {
         let k = self.w.ncols();
         matmul(
             self.hht.as_mut(),
@@ -323,7 +323,7 @@ impl<T: Float> CoordinateDescent<T> {
             self.ht.as_ref(),
             T::ONE,
             partition::gram_par(par, k),
-        );
+        )?;
         self.hht_current = true;
         // gram = WᵀW + l2_H·I and xtw = XᵀW − l1_H: undo the penalties in the sums.
         use nmf_core::kernels::{frobenius_inner, sum};
@@ -336,7 +336,7 @@ impl<T: Float> CoordinateDescent<T> {
         for j in 0..k {
             quad -= self.l2_h.to_f64() * self.hht[(j, j)].to_f64();
         }
-        (0.5 * (x_sqnorm - 2.0 * cross + quad)).max(0.0)
+        Ok((0.5 * (x_sqnorm - 2.0 * cross + quad)).max(0.0))
     }
 }
 
@@ -417,7 +417,7 @@ impl<T: Float> Solver<T> for Cd<T> {
                 c.par,
             )?);
         }
-        let d = self.cd.frobenius_after_h(pb.x_sqnorm, pb.par());
+        let d = self.cd.frobenius_after_h(pb.x_sqnorm, pb.par())?;
         let (w, h) = (self.cd.w.as_ref(), self.cd.ht.transpose());
         gram_or_exact(d, &mut self.loss_ws, pb, w, h)
     }

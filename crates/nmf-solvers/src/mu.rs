@@ -209,7 +209,7 @@ fn update_w<T: Float>(
                 h.transpose(),
                 T::ONE,
                 partition::gram_par(par, k),
-            );
+            )?;
             ws.hht_current = true;
         }
         ws.fixed_h_ready = role == HRole::Fixed;
@@ -221,7 +221,7 @@ fn update_w<T: Float>(
         ws.hht.as_ref(),
         T::ONE,
         partition::small_product_par(par, w.nrows(), k),
-    );
+    )?;
     apply(
         w.rb_mut(),
         ws.num_w.as_ref(),
@@ -266,7 +266,7 @@ fn update_h<T: Float>(
         w,
         T::ONE,
         partition::gram_par(par, k),
-    );
+    )?;
     matmul(
         ws.den_h.as_mut(),
         Accum::Replace,
@@ -274,7 +274,7 @@ fn update_h<T: Float>(
         h.rb(),
         T::ONE,
         par,
-    );
+    )?;
     apply(h.rb_mut(), ws.num_h.as_ref(), ws.den_h.as_ref(), p, 1.0);
     Ok(())
 }
@@ -441,7 +441,7 @@ fn frobenius_after_h<T: Float>(
     h: MatRef<'_, T>,
     x_sqnorm: f64,
     par: Par,
-) -> f64 {
+) -> Result<f64, NmfError> {
     let k = h.nrows();
     matmul(
         ws.hht.as_mut(),
@@ -450,12 +450,12 @@ fn frobenius_after_h<T: Float>(
         h.transpose(),
         T::ONE,
         partition::gram_par(par, k),
-    );
+    )?;
     ws.hht_current = true;
     let cross = nmf_core::kernels::frobenius_inner(ws.num_h.as_ref(), h).unwrap_or(f64::NAN);
     let quad =
         nmf_core::kernels::frobenius_inner(ws.kk.as_ref(), ws.hht.as_ref()).unwrap_or(f64::NAN);
-    (0.5 * (x_sqnorm - 2.0 * cross + quad)).max(0.0)
+    Ok((0.5 * (x_sqnorm - 2.0 * cross + quad)).max(0.0))
 }
 
 /// scikit-learn's `solver="mu"` for any β: W then H per iteration, `W·H` recomputed between the
@@ -480,7 +480,7 @@ impl<T: Float> Mu<T> {
         if pb.c.loss != Loss::Frobenius {
             return self.error(pb);
         }
-        let d = frobenius_after_h(&mut self.ws, self.h.as_ref(), pb.x_sqnorm, pb.par());
+        let d = frobenius_after_h(&mut self.ws, self.h.as_ref(), pb.x_sqnorm, pb.par())?;
         let d =
             gram_or_exact_divergence(d, &mut self.loss_ws, pb, self.w.as_ref(), self.h.as_ref())?;
         Ok((2.0 * d.max(0.0)).sqrt())
@@ -585,7 +585,7 @@ impl<T: Float> Solver<T> for Mu<T> {
                 c.par,
             )?);
         }
-        let d = frobenius_after_h(&mut self.ws, self.h.as_ref(), pb.x_sqnorm, pb.par());
+        let d = frobenius_after_h(&mut self.ws, self.h.as_ref(), pb.x_sqnorm, pb.par())?;
         gram_or_exact(d, &mut self.loss_ws, pb, self.w.as_ref(), self.h.as_ref())
     }
 

@@ -108,7 +108,7 @@ impl<T: Float> Opnmf<T> {
             ws.xb.as_ref(),
             T::ONE,
             Par::Seq,
-        );
+        )?;
         matmul(
             ws.btb.as_mut(),
             Accum::Replace,
@@ -116,7 +116,7 @@ impl<T: Float> Opnmf<T> {
             b,
             T::ONE,
             Par::Seq,
-        );
+        )?;
         let tr: f64 = (0..k).map(|i| ws.btcb[(i, i)].to_f64()).sum();
         let quad = nmf_core::kernels::frobenius_inner(ws.btb.as_ref(), ws.btcb.as_ref())
             .unwrap_or(f64::NAN);
@@ -135,7 +135,7 @@ impl<T: Float> Opnmf<T> {
             ws.cb.as_ref(),
             T::ONE,
             Par::Seq,
-        );
+        )?;
         matmul(
             ws.den.as_mut(),
             Accum::Replace,
@@ -143,7 +143,7 @@ impl<T: Float> Opnmf<T> {
             ws.val.btcb.as_ref(),
             T::ONE,
             par,
-        );
+        )?;
         let floor = T::from_f64(FLOOR);
         zip!(
             ws.new.as_mut(),

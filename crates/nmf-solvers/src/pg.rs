@@ -269,7 +269,7 @@ impl Hoyer {
                     ws.hht.as_ref(),
                     1.0,
                     par,
-                );
+                )?;
                 zip!(ws.g_w.as_mut(), ws.xht.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
                 let (xht, hht, gram) = (&ws.xht, &ws.hht, &mut ws.trial_gram);
                 let objective = |t: MatRef<'_, f64>| {
@@ -301,7 +301,7 @@ impl Hoyer {
                     ws.hht.as_ref(),
                     1.0,
                     par,
-                );
+                )?;
                 zip!(self.w.as_mut(), ws.xht.as_ref(), den.as_ref())
                     .for_each(|unzip!(w, a, b)| *w = *w * *a / (*b + eps));
                 // Unit columns of W, the norms moved into the rows of H (WH unchanged).
@@ -331,7 +331,7 @@ impl Hoyer {
                     self.h.as_ref(),
                     1.0,
                     par,
-                );
+                )?;
                 zip!(ws.g_h.as_mut(), wtx.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
                 let f0 = f_of(self.h.as_ref());
                 // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
@@ -355,7 +355,7 @@ impl Hoyer {
                     self.h.as_ref(),
                     1.0,
                     par,
-                );
+                )?;
                 zip!(self.h.as_mut(), wtx.as_ref(), den.as_ref())
                     .for_each(|unzip!(h, a, b)| *h = *h * *a / (*b + eps));
                 self.f = f_of(self.h.as_ref());
@@ -414,7 +414,7 @@ fn transform_hoyer<T: Float>(
             hht.as_ref(),
             1.0,
             par,
-        );
+        )?;
         match w_sparseness {
             Some(s) => {
                 zip!(g.as_mut(), den.as_ref(), xht.as_ref())
@@ -487,7 +487,7 @@ fn nls<T: Float>(
     ws: &mut NlsWork<T>,
     tol: f64,
     max_iter: usize,
-) -> usize {
+) -> Result<usize, CoreError> {
     let NlsWork { hp, hn, d, gd } = ws;
     let mut alpha = 1.0f64;
     if max_iter == 0 {
@@ -503,7 +503,7 @@ fn nls<T: Float>(
             h.as_ref(),
             T::ONE,
             Par::Seq,
-        );
+        )?;
         zip!(grad.as_mut(), b).for_each(|unzip!(gr, bv)| *gr -= *bv);
         let mut pg = 0.0f64;
         zip!(grad.as_ref(), h.as_ref()).for_each(|unzip!(gr, hv)| {
@@ -521,7 +521,7 @@ fn nls<T: Float>(
                 .for_each(|unzip!(n, hv, gr)| *n = (*hv - a * *gr).max(T::ZERO));
             zip!(d.as_mut(), hn.as_ref(), h.as_ref()).for_each(|unzip!(dv, n, o)| *dv = *n - *o);
             let gradd = frob_inner(grad.as_ref(), d.as_ref());
-            matmul(gd.as_mut(), Accum::Replace, g, d.as_ref(), T::ONE, Par::Seq);
+            matmul(gd.as_mut(), Accum::Replace, g, d.as_ref(), T::ONE, Par::Seq)?;
             let dqd = frob_inner(gd.as_ref(), d.as_ref());
             let suff = 0.99 * gradd + 0.5 * dqd < 0.0;
             if inner == 1 {
@@ -544,7 +544,7 @@ fn nls<T: Float>(
             }
         }
     }
-    n_iter
+    Ok(n_iter)
 }
 
 /// The buffers of one legacy iteration, sized when the solver is built.
@@ -649,7 +649,7 @@ impl<T: Float> Legacy<T> {
             ws.g.as_ref(),
             T::ONE,
             par,
-        );
+        )?;
         let mut xht = Mat::<T>::zeros(n, k);
         x.mul_into(xht.as_mut(), h.transpose(), par)?;
         grad_w -= &xht;
@@ -662,7 +662,7 @@ impl<T: Float> Legacy<T> {
             h.as_ref(),
             T::ONE,
             par,
-        );
+        )?;
         x.lhs_t_mul_into(ws.b_h.as_mut(), w.as_ref(), par)?;
         grad_h -= &ws.b_h;
         let init_grad = (nmf_core::kernels::squared_norm(grad_w.as_ref())
@@ -708,7 +708,7 @@ impl<T: Float> Legacy<T> {
             &mut ws.nls_w,
             self.tol_w,
             self.nls_max_iter,
-        );
+        )?;
         self.w.copy_from(ws.wt.transpose());
         self.grad_w.copy_from(ws.grad_wt.transpose());
         if iters == 1 {
@@ -727,7 +727,7 @@ impl<T: Float> Legacy<T> {
             &mut ws.nls_h,
             self.tol_h,
             self.nls_max_iter,
-        );
+        )?;
         if iters == 1 {
             self.tol_h *= 0.1;
         }
@@ -934,7 +934,7 @@ impl<T: Float> Solver<T> for Legacy<T> {
             &mut NlsWork::new(k, n),
             tol,
             nls_max_iter.max(10_000),
-        );
+        )?;
         Ok(wt.transpose().to_owned())
     }
 }
