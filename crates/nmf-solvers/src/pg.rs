@@ -94,34 +94,33 @@ fn project_cols(
     l2: Option<f64>,
     buf: &mut ProjectBuf,
 ) -> Result<(), CoreError> {
-    let n = a.nrows();
-    for c in 0..a.ncols() {
-        for (d, v) in buf.vec[..n].iter_mut().zip(a.col(c).iter()) {
-            *d = *v;
-        }
-        if buf.project(n, s, l2)? {
-            for (v, p) in a.col_mut(c).iter_mut().zip(&buf.out[..n]) {
-                *v = *p;
-            }
-        }
-    }
-    Ok(())
+    project_columns_of(a.as_mut(), s, l2, buf)
 }
 
-/// Projects every row of `a`, as [`project_cols`] does its columns.
+/// Projects every row of `a`: the columns of its transposed view.
 fn project_rows(
     a: &mut Mat<f64>,
     s: f64,
     l2: Option<f64>,
     buf: &mut ProjectBuf,
 ) -> Result<(), CoreError> {
-    let m = a.ncols();
-    for r in 0..a.nrows() {
-        for (d, v) in buf.vec[..m].iter_mut().zip(a.row(r).iter()) {
+    project_columns_of(a.as_mut().transpose_mut(), s, l2, buf)
+}
+
+/// The projection of each column of a view, copied through `buf` in index order.
+fn project_columns_of(
+    mut a: faer::MatMut<'_, f64>,
+    s: f64,
+    l2: Option<f64>,
+    buf: &mut ProjectBuf,
+) -> Result<(), CoreError> {
+    let n = a.nrows();
+    for c in 0..a.ncols() {
+        for (d, v) in buf.vec[..n].iter_mut().zip(a.rb().col(c).iter()) {
             *d = *v;
         }
-        if buf.project(m, s, l2)? {
-            for (v, p) in a.row_mut(r).iter_mut().zip(&buf.out[..m]) {
+        if buf.project(n, s, l2)? {
+            for (v, p) in a.rb_mut().col_mut(c).iter_mut().zip(&buf.out[..n]) {
                 *v = *p;
             }
         }
