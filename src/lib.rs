@@ -26,8 +26,9 @@ pub mod rank;
 pub use rank::{RankRow, select_rank};
 
 pub use nmf_core::{
-    AlphaH, CoreError, Data, DataRef, Float, Loss, Penalties, Regularization, SKLEARN_EPS, check,
-    data, kernels, loss, partition, regularization, scalar, sparseness,
+    AlphaH, CoreError, Data, DataRef, Float, Loss, Penalties, Regularization, SKLEARN_EPS,
+    SparseMat, SparseRef, check, data, kernels, loss, partition, regularization, scalar, sparse,
+    sparseness,
 };
 pub use nmf_init as init;
 pub use nmf_metrics as metrics;
@@ -38,7 +39,7 @@ pub use faer;
 
 /// The names most programs need: `use nmf::prelude::*;`.
 pub mod prelude {
-    pub use nmf_core::{AlphaH, DataRef, Float, Loss, Regularization};
+    pub use nmf_core::{AlphaH, DataRef, Float, Loss, Regularization, SparseMat};
     pub use nmf_init::{Compat, Init};
     pub use nmf_solvers::{FitReport, Nmf, NmfModel, SolverKind, StopReason};
 }

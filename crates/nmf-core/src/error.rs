@@ -93,6 +93,52 @@ pub enum CoreError {
         /// The kind of data it was asked of (e.g. "dense").
         kind: &'static str,
     },
+    /// A sparse matrix's index pointers are inconsistent.
+    #[error("{what}: {axis} pointer {position} {problem}")]
+    SparseIndexPointer {
+        /// Which matrix.
+        what: &'static str,
+        /// "row" (CSR pointers) or "column" (CSC pointers).
+        axis: &'static str,
+        /// Position in the pointer array (or its length when that is wrong).
+        position: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A sparse matrix has an index outside its shape.
+    #[error("{what}: stored entry {entry} has {axis} index {index}, outside 0..{bound}")]
+    SparseIndexOutOfRange {
+        /// Which matrix.
+        what: &'static str,
+        /// Position of the entry in the arrays given.
+        entry: usize,
+        /// "row" or "column".
+        axis: &'static str,
+        /// The index found.
+        index: i128,
+        /// The number of rows or columns.
+        bound: usize,
+    },
+    /// A sparse matrix's index and value arrays differ in length.
+    #[error("{what}: {indices} indices but {values} values")]
+    SparseLengthMismatch {
+        /// Which matrix.
+        what: &'static str,
+        /// Length of the index array.
+        indices: usize,
+        /// Length of the value array.
+        values: usize,
+    },
+    /// A sparse matrix has more rows or columns than its 32-bit indices can address.
+    #[error("{what} is {rows} x {cols}: sparse matrices are limited to 2^32 - 1 rows and columns")]
+    SparseTooLarge {
+        /// Which matrix.
+        what: &'static str,
+        /// Number of rows.
+        rows: usize,
+        /// Number of columns.
+        cols: usize,
+    },
 }
 
 impl CoreError {

@@ -40,6 +40,7 @@ pub mod partition;
 pub mod regularization;
 pub mod scalar;
 pub mod simd;
+pub mod sparse;
 pub mod sparseness;
 
 pub use data::{Data, DataRef};
@@ -47,6 +48,7 @@ pub use error::CoreError;
 pub use loss::Loss;
 pub use regularization::{AlphaH, Penalties, Regularization};
 pub use scalar::{Float, SKLEARN_EPS};
+pub use sparse::{SparseMat, SparseRef};
 
 /// Re-export of faer, so users of this crate alone name the same matrix types.
 pub use faer;
