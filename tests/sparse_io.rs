@@ -483,7 +483,7 @@ fn malformed_mtx_files_are_typed_errors() {
         ),
         (
             "huge array",
-            "%%MatrixMarket matrix array real general\n4000000 4000000\n1\n".into(),
+            "%%MatrixMarket matrix array real general\n500000 500000\n1\n".into(),
             Kind::MatrixMarket(3),
             "truncated",
         ),

@@ -18,6 +18,12 @@
 //! SciPy-compatible CSR `.npz` or `coordinate real general` `.mtx` with shortest round-trip
 //! decimals, so either file reads back bit for bit.
 //!
+//! A sparse matrix keeps a pointer per row and per column whatever its entries, so declared
+//! dimensions must be backed by the file: rows + columns beyond `2^20` are accepted only up to
+//! 8 per byte of (decompressed) data, and a file claiming more is refused before anything is
+//! allocated by them. Real data is far inside this; it only stops a few bytes from asking for
+//! gigabytes.
+//!
 //! ```
 //! use nmf::{SparseMat, io};
 //!

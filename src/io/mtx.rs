@@ -234,8 +234,10 @@ pub(super) fn read<T: Float>(bytes: &[u8], path: &Path) -> Result<SparseMat<T>, 
         Layout::Array if symmetric => n * (n + 1) / 2,
         Layout::Array => m * n,
     };
-    // Never reserve by the declared count alone: an entry line takes at least 4 bytes.
-    let hint = declared.min((lines.rest.len() / 4) as u64) as usize;
+    // Never reserve by the declared count alone: an entry line takes at least 4 bytes
+    // (`1 1\n`, pattern) or 6 (`1 1 1\n`), so the file's length bounds the count.
+    let min_line = if field == Field::Pattern { 4 } else { 6 };
+    let hint = declared.min((lines.rest.len() / min_line) as u64) as usize;
     let hint = if layout == Layout::Coordinate {
         hint
     } else {
@@ -264,14 +266,22 @@ pub(super) fn read<T: Float>(bytes: &[u8], path: &Path) -> Result<SparseMat<T>, 
                 if seen == declared {
                     return Err(too_many(&lines));
                 }
-                let toks: Vec<&str> = line.split_ascii_whitespace().collect();
-                if toks.len() != per_line {
+                // Up to four tokens, without collecting a line into a Vec (millions of lines).
+                let mut it = line.split_ascii_whitespace();
+                let toks = [it.next(), it.next(), it.next(), it.next()];
+                let found = toks.iter().flatten().count();
+                if found != per_line {
                     return Err(lines.err(format!(
                         "expected {per_line} fields (row column{}), found {}",
                         if per_line == 3 { " value" } else { "" },
-                        toks.len()
+                        if found == 4 {
+                            "more".to_string()
+                        } else {
+                            found.to_string()
+                        }
                     )));
                 }
+                let toks = toks.map(|t| t.unwrap_or("1"));
                 let index = |tok: &str, bound: u64, what: &str| {
                     tok.parse::<u64>()
                         .ok()
@@ -284,7 +294,7 @@ pub(super) fn read<T: Float>(bytes: &[u8], path: &Path) -> Result<SparseMat<T>, 
                 };
                 let i = index(toks[0], m, "row")?;
                 let j = index(toks[1], n, "column")?;
-                let tok = toks.get(2).copied().unwrap_or("1");
+                let tok = toks[2];
                 let v = parse_value::<T>(tok, field)
                     .and_then(|v| check_entry(v, tok, i, j).map(|()| v))
                     .map_err(|r| lines.err(r))?;

@@ -61,12 +61,13 @@ pub(super) fn invalid(path: &Path) -> impl FnOnce(CoreError) -> IoError + '_ {
     }
 }
 
-/// Dimensions a file may declare without holding data for them.
-const FREE_DIMS: u64 = 1 << 24;
+/// Rows + columns a file may declare without holding data for them (the pointer arrays of
+/// that many cost about 25 MB).
+const FREE_DIMS: u64 = 1 << 20;
 
 /// A `SparseMat` holds `nrows + ncols + 2` pointers whatever its entries, so a size line or
 /// `shape` member is the one place where a few bytes could ask for gigabytes. Dimensions are
-/// accepted up to `2^24` in total, or up to 8 per byte of (decompressed) data the file holds;
+/// accepted up to `2^20` in total, or up to 8 per byte of (decompressed) data the file holds;
 /// beyond that the file is refused before anything is allocated by them. Dimensions beyond
 /// `u32::MAX` are refused as too large for the `u32` indices.
 pub(super) fn check_dims(
