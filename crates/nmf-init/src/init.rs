@@ -141,6 +141,11 @@ fn mean<T: Float>(x: DataRef<'_, T>) -> f64 {
     x.sum() / (x.nrows() as f64 * x.ncols() as f64)
 }
 
+/// `mean(X)` in X's precision: the fill value of `NndsvdA`/`NndsvdAr` and the scale of `Random`.
+fn data_mean<T: Float>(x: DataRef<'_, T>, _compat: Compat) -> T {
+    T::from_f64(mean(x))
+}
+
 /// Computes starting factors for `X ≈ W·H` with `k` components.
 ///
 /// `seed` drives every random draw (`Random`, `NndsvdAr`, the randomized SVD and the Lanczos
@@ -200,8 +205,7 @@ pub fn initialize<'a, T: Float>(
                 });
             }
             let t0 = Instant::now();
-            // The SVDs are dense today; a sparse X gets its own partial SVD (typed error until then).
-            let x = x.require_dense("an SVD-based initialisation")?;
+            // Both SVDs see X only through its products, so sparse X is never densified.
             let (t, path) = match compat {
                 Compat::Sklearn => {
                     let mut rng = RandomState::new(sklearn_seed(seed)?);
@@ -210,19 +214,19 @@ pub fn initialize<'a, T: Float>(
                         SvdPath::Randomized,
                     )
                 }
-                Compat::Native => svd::exact_truncated(x, k, seed)?,
+                Compat::Native => svd::exact_truncated(x, k, seed, par)?,
             };
             report.svd = Some(path);
             report.svd_seconds = t0.elapsed().as_secs_f64();
             let (mut w, mut h) = nndsvd(&t);
             match kind {
                 InitKind::NndsvdA => {
-                    let avg = T::from_f64(mean(DataRef::Dense(x)));
+                    let avg = data_mean(x, compat);
                     fill_zeros(&mut w, |_| avg);
                     fill_zeros(&mut h, |_| avg);
                 }
                 InitKind::NndsvdAr => {
-                    let avg = T::from_f64(mean(DataRef::Dense(x))).to_f64();
+                    let avg = data_mean(x, compat).to_f64();
                     let mut rng = Normals::new(seed, compat)?;
                     fill_zeros(&mut w, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
                     fill_zeros(&mut h, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
@@ -258,7 +262,7 @@ fn random<T: Float>(
 ) -> Result<(Mat<T>, Mat<T>), InitError> {
     let (n, m) = x.shape();
     // As scikit-learn: the scale is computed in the data's precision.
-    let avg = (T::from_f64(mean(x)) / T::from_usize(k)).sqrt();
+    let avg = (data_mean(x, compat) / T::from_usize(k)).sqrt();
     let mut rng = Normals::new(seed, compat)?;
     let mut h = Mat::<T>::zeros(k, m);
     for i in 0..k {
