@@ -613,4 +613,68 @@ mod tests {
             assert!((t.s[j] - dense.s[j]).abs() < 1e-10 * dense.s[0]);
         }
     }
+
+    /// A matrix with well-separated singular values (so vectors are unique up to sign).
+    fn separated(n: usize, m: usize) -> Mat<f64> {
+        Mat::from_fn(n, m, |i, j| {
+            let (a, b) = (i as f64 / n as f64, j as f64 / m as f64);
+            3.0 * (1.0 + a) * (1.0 + b) + (a * b * 7.0).sin() + 0.3 * (a * 11.0 + b * 5.0).cos()
+        })
+    }
+
+    fn assert_same_triplets(t: &Truncated<f64>, d: &Truncated<f64>, k: usize, tol: f64) {
+        for j in 0..k {
+            assert!((t.s[j] - d.s[j]).abs() <= tol * d.s[0], "sigma {j}");
+            let du = (0..t.u.nrows()).map(|i| (t.u[(i, j)] - d.u[(i, j)]).abs());
+            let dv = (0..t.v.nrows()).map(|i| (t.v[(i, j)] - d.v[(i, j)]).abs());
+            assert!(du.chain(dv).fold(0.0, f64::max) <= tol, "vectors {j}");
+        }
+    }
+
+    #[test]
+    fn subspace_iteration_matches_the_dense_svd() {
+        // Both orientations, and a block that covers min(n, m) (exact in one step).
+        for (n, m, k) in [(40, 90, 4), (120, 50, 3), (12, 30, 5)] {
+            let a = separated(n, m);
+            let mut d = truncate(thin_svd(a.as_ref()).unwrap(), k);
+            flip_signs(&mut d);
+            for par in [Par::Seq, Par::rayon(2)] {
+                let mut t = subspace(DataRef::from(&a), k, None, 7, par).unwrap();
+                flip_signs(&mut t);
+                assert_same_triplets(&t, &d, k, 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn matrix_free_lanczos_runs_on_data_products() {
+        let a = separated(150, 120);
+        let x = DataRef::from(&a);
+        let op = DataOp::new(Oriented { x, t: false }, Par::Seq);
+        let t = lanczos(&op, 3, 0, 1e-13).expect("converges");
+        op.finish().unwrap();
+        let mut t = t;
+        flip_signs(&mut t);
+        let mut d = truncate(thin_svd(a.as_ref()).unwrap(), 3);
+        flip_signs(&mut d);
+        assert_same_triplets(&t, &d, 3, 1e-9);
+        assert!(max_residual(x, &t, 3, Par::Seq).unwrap() < 1e-9 * t.s[0]);
+    }
+
+    #[test]
+    fn oriented_products_are_the_transposed_ones() {
+        let a = test_matrix(5, 7);
+        let at = Oriented {
+            x: DataRef::from(&a),
+            t: true,
+        };
+        assert_eq!(at.shape(), (7, 5));
+        let q = test_matrix(7, 2);
+        let mut out = Mat::zeros(5, 2);
+        at.t_mul(out.as_mut(), q.as_ref(), Par::Seq).unwrap();
+        assert_eq!(out, &a * &q);
+        let mut out = Mat::zeros(2, 5);
+        at.lhs_t_mul(out.as_mut(), q.as_ref(), Par::Seq).unwrap();
+        assert_eq!(out, q.transpose() * a.transpose());
+    }
 }
