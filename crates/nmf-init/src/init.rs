@@ -153,12 +153,9 @@ fn data_mean<T: Float>(x: DataRef<'_, T>, _compat: Compat) -> T {
 
 /// SciPy's `mean()` of an n x m sparse matrix with stored values `values` (CSR order, which is
 /// the order of SciPy's canonical `data`; see [`data_mean`]).
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "used by data_mean once DataRef has its Sparse variant"
-    )
+#[expect(
+    dead_code,
+    reason = "used by data_mean once DataRef has its Sparse variant"
 )]
 pub(crate) fn scipy_sparse_mean<T: Float>(values: &[T], n: usize, m: usize) -> T {
     // 1/(nm) as Python computes `1. / (n*m)`: the integer converted to float64, then divided,
