@@ -6,6 +6,10 @@
 //! - Count: iterations 2..N of every solver allocate nothing (all workspaces are sized when the
 //!   solver is built), on one thread and on two.
 //!
+//! - Sparse: cd and mu (Frobenius, KL) on a 200,000 x 50,000 matrix with 5 M stored values at
+//!   k = 20 peak under twice the stored data (both CSR and CSC copies) plus factors plus
+//!   Grams: nothing of size n x m, dense or otherwise, is ever formed.
+//!
 //! One test function, so no other test allocates concurrently in this binary.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -51,6 +55,70 @@ static GLOBAL: Counting = Counting;
 fn fits_stay_in_budget_and_their_iterations_allocate_nothing() {
     peak_within_twice_the_data();
     iterations_allocate_nothing();
+    sparse_peak_within_twice_the_stored_data();
+}
+
+/// 200,000 x 50,000, 25 stored values in every row (5 M), in scrambled order within rows.
+fn big_sparse() -> nmf::SparseMat<f64> {
+    let (n, m, per_row) = (200_000usize, 50_000usize, 25usize);
+    let mut ptr = Vec::with_capacity(n + 1);
+    let mut idx = Vec::with_capacity(n * per_row);
+    let mut val = Vec::with_capacity(n * per_row);
+    ptr.push(0);
+    for i in 0..n {
+        // 25 distinct columns: a stride coprime with m from a row-dependent start.
+        let start = (i * 7919) % m;
+        for t in 0..per_row {
+            idx.push(((start + t * 1999) % m) as u32);
+            val.push(1.0 + ((i + 3 * t) % 7) as f64);
+        }
+        ptr.push(idx.len());
+    }
+    nmf::SparseMat::from_csr(n, m, &ptr, &idx, &val).unwrap()
+}
+
+fn sparse_peak_within_twice_the_stored_data() {
+    let x = big_sparse();
+    let ((n, m), k) = (x.shape(), 20);
+    assert_eq!(x.nnz(), 5_000_000);
+    let size = std::mem::size_of::<f64>();
+    let stored = x.heap_bytes();
+    let budget = 2 * (stored + size * ((n + m) * k + 2 * k * k));
+    let w0 = Mat::<f64>::from_fn(n, k, |i, t| ((i + 3 * t) % 17) as f64 / 17.0 + 0.1);
+    let h0 = Mat::<f64>::from_fn(k, m, |t, j| ((5 * t + j) % 13) as f64 / 13.0 + 0.1);
+    for (solver, loss) in [
+        (SolverKind::Cd, Loss::Frobenius),
+        (SolverKind::Mu, Loss::Frobenius),
+        (SolverKind::Mu, Loss::KullbackLeibler),
+    ] {
+        let params = Nmf::params(k)
+            .solver(solver)
+            .loss(loss)
+            .init(Init::Custom {
+                w: w0.clone(),
+                h: h0.clone(),
+            })
+            .max_iter(2)
+            .tol(0.0)
+            .par(Par::rayon(2));
+        let before = CURRENT.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let model = params.fit(&x).unwrap();
+        let peak = stored + PEAK.load(Ordering::Relaxed).saturating_sub(before);
+        assert_eq!(model.report().n_iter, 2);
+        eprintln!(
+            "sparse {solver:?} {loss:?}: peak {:.1} MB of budget {:.1} MB (X stored {:.1} MB)",
+            peak as f64 / 1e6,
+            budget as f64 / 1e6,
+            stored as f64 / 1e6
+        );
+        assert!(
+            peak <= budget,
+            "sparse {solver:?} {loss:?}: peak {} MB over budget {} MB",
+            peak >> 20,
+            budget >> 20
+        );
+    }
 }
 
 /// Allocations between the end of iteration 1 and the end of the last iteration.

@@ -131,11 +131,19 @@ pub struct LossScratch<T> {
 impl<T: Float> LossScratch<T> {
     /// Buffers for X n x m, k components and at most `par.degree()` tasks.
     pub fn new(n: usize, m: usize, k: usize, par: Par) -> Self {
+        Self::sized(n, m, k, par, true)
+    }
+
+    fn sized(n: usize, m: usize, k: usize, par: Par, with_xht: bool) -> Self {
         let width = partition::fold_width(n, m);
         let blocks = m.div_ceil(width);
         let tasks = par.degree().clamp(1, blocks.max(1));
         LossScratch {
-            xht: Mat::zeros(n, k),
+            xht: if with_xht {
+                Mat::zeros(n, k)
+            } else {
+                Mat::zeros(0, 0)
+            },
             wtw: Mat::zeros(k, k),
             hht: Mat::zeros(k, k),
             tiles: (0..tasks).map(|_| vec![T::ZERO; n * width]).collect(),
@@ -144,19 +152,28 @@ impl<T: Float> LossScratch<T> {
         }
     }
 
+    /// Buffers sized for this kind of data: sparse X needs no `n x k` product (its
+    /// Frobenius cross term is summed over the stored entries), dense X does.
+    pub fn for_data(x: &DataRef<'_, T>, k: usize, par: Par) -> Self {
+        let (n, m) = x.shape();
+        Self::sized(n, m, k, par, !x.is_sparse())
+    }
+
     /// Grows the buffers if this problem is larger than the one they were made for (never in a
     /// fit, whose shapes are fixed).
-    fn fit_to(&mut self, n: usize, m: usize, k: usize, par: Par) {
+    fn fit_to(&mut self, x: &DataRef<'_, T>, k: usize, par: Par) {
+        let (n, m) = x.shape();
         let width = partition::fold_width(n, m);
         let blocks = m.div_ceil(width);
         let tasks = par.degree().clamp(1, blocks.max(1));
-        let fits = self.xht.shape() == (n, k)
+        let fits = (x.is_sparse() || self.xht.shape() == (n, k))
+            && self.wtw.shape() == (k, k)
             && self.tiles.len() >= tasks
             && self.tiles.iter().all(|t| t.len() >= n * width)
             && self.partials.len() >= blocks
             && self.bounds.capacity() > tasks;
         if !fits {
-            *self = LossScratch::new(n, m, k, par);
+            *self = LossScratch::for_data(x, k, par);
         }
     }
 }
@@ -175,7 +192,7 @@ fn fold_entries<T: Float>(
     f: impl Fn(&mut [f64; 3], f64, f64) + Sync,
 ) -> [f64; 3] {
     let (n, m) = x.shape();
-    ws.fit_to(n, m, w.ncols(), par);
+    ws.fit_to(&x, w.ncols(), par);
     let width = partition::fold_width(n, m);
     let blocks = m.div_ceil(width);
     let tasks = par.degree().clamp(1, blocks.max(1));
@@ -253,8 +270,7 @@ pub fn beta_divergence<'a, T: Float>(
     par: Par,
 ) -> Result<f64, CoreError> {
     let x = x.into();
-    let (n, m) = x.shape();
-    let mut ws = LossScratch::new(n, m, w.ncols(), par);
+    let mut ws = LossScratch::for_data(&x, w.ncols(), par);
     beta_divergence_with(&mut ws, x, w, h, loss, par)
 }
 
@@ -272,21 +288,31 @@ pub fn beta_divergence_with<T: Float>(
     par: Par,
 ) -> Result<f64, CoreError> {
     check_factors(&x, w, h)?;
-    let (n, m) = x.shape();
-    ws.fit_to(n, m, w.ncols(), par);
+    ws.fit_to(&x, w.ncols(), par);
     let beta = loss.beta();
     if beta == 2.0 {
-        x.mul_into(ws.xht.as_mut(), h.transpose(), par)?;
         kernels::gram_cols_into(ws.wtw.as_mut(), w, par)?;
         kernels::gram_rows_into(ws.hht.as_mut(), h, par)?;
         let xx = x.squared_norm();
-        let d = kernels::frobenius_from_grams(
-            xx,
-            ws.xht.as_ref(),
-            w,
-            ws.wtw.as_ref(),
-            ws.hht.as_ref(),
-        )?;
+        let d = match x {
+            // ⟨X, WH⟩ from the stored entries: O(z·k) and no n x k product.
+            DataRef::Sparse(s) => {
+                let [cross, _, _] =
+                    s.fold_stored(w, h, par, &|acc: &mut [f64; 3], xv, yv| acc[0] += xv * yv);
+                let quad = kernels::frobenius_inner(ws.wtw.as_ref(), ws.hht.as_ref())?;
+                (0.5 * (xx - 2.0 * cross + quad)).max(0.0)
+            }
+            _ => {
+                x.mul_into(ws.xht.as_mut(), h.transpose(), par)?;
+                kernels::frobenius_from_grams(
+                    xx,
+                    ws.xht.as_ref(),
+                    w,
+                    ws.wtw.as_ref(),
+                    ws.hht.as_ref(),
+                )?
+            }
+        };
         // The Gram identity is used unless cancellation dominates, or the products overflowed
         // the data's precision (then the blockwise sum in f64 may still be finite).
         if d.is_finite() && d > 1e3 * T::EPSILON.to_f64() * 0.5 * xx {
@@ -309,8 +335,7 @@ pub fn frobenius_direct<'a, T: Float>(
 ) -> Result<f64, CoreError> {
     let x = x.into();
     check_factors(&x, w, h)?;
-    let (n, m) = x.shape();
-    let mut ws = LossScratch::new(n, m, w.ncols(), par);
+    let mut ws = LossScratch::for_data(&x, w.ncols(), par);
     Ok(frobenius_direct_with(&mut ws, x, w, h, par))
 }
 

@@ -90,20 +90,20 @@ impl<'a, T: Float> SparseRef<'a, T> {
     ) {
         let (ptr, idx, val) = self.layout(l);
         let c = v.ncols();
-        let (p, q) = (u.nrows(), v.nrows());
+        let q = v.nrows();
         let d = depth(par, 2 * val.len() * c);
         let leaves = 1usize << d;
-        let need = (p + q) * c + leaves * c;
+        // Only `v` is read in random order and needs the panel; each `u_p` is read once, into
+        // a per-task buffer beside the accumulator (no n x k copy of W).
+        let need = q * c + leaves * 2 * c;
         self.mat().with_scratch(need, |s| {
-            let (up, rest) = s.split_at_mut(p * c);
-            let (vp, accs) = rest.split_at_mut(q * c);
-            to_panel(u, up);
+            let (vp, accs) = s.split_at_mut(q * c);
             to_panel(v, vp);
-            let (up, vp) = (&*up, &*vp);
+            let vp = &*vp;
             let leaf = |dst: MatMut<'_, T>, first: usize, acc: &mut [T]| {
-                fused_leaf(ptr, idx, val, first, up, vp, c, beta, dst, acc);
+                fused_leaf(ptr, idx, val, first, u, vp, c, beta, dst, acc);
             };
-            split(dst, 0, ptr.len() - 1, ptr, d, accs, c, &leaf);
+            split(dst, 0, ptr.len() - 1, ptr, d, accs, 2 * c, &leaf);
         });
     }
 
@@ -191,13 +191,52 @@ fn to_panel<T: Float>(a: MatRef<'_, T>, panel: &mut [T]) {
     }
 }
 
+/// Lanes of the vector loops below: a constant trip count LLVM turns into whole vector
+/// operations. A runtime-length loop over a short `k` (20, say) would otherwise fall into the
+/// scalar remainder of a 32-wide unrolled body.
+const LANES: usize = 8;
+
+/// `Σ a_r·b_r` in eight fixed lanes (lane `l` sums `r ≡ l mod 8`, the tail goes to lanes
+/// `0..`), then the lanes in order: vectorisable, and the same bits whichever thread runs it
+/// and whichever operand comes first.
 #[inline(always)]
 fn dot<T: Float>(a: &[T], b: &[T]) -> T {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut lanes = [T::ZERO; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    for ((s, &x), &y) in lanes.iter_mut().zip(ar).zip(br) {
+        *s += x * y;
+    }
     let mut s = T::ZERO;
-    for (&x, &y) in a.iter().zip(b) {
-        s += x * y;
+    for v in lanes {
+        s += v;
     }
     s
+}
+
+/// `acc += x·b` in whole chunks of [`LANES`] (see there).
+#[inline(always)]
+fn axpy<T: Float>(acc: &mut [T], x: T, b: &[T]) {
+    let n = acc.len().min(b.len());
+    let (acc, b) = (&mut acc[..n], &b[..n]);
+    let mut ac = acc.chunks_exact_mut(LANES);
+    let bc = b.chunks_exact(LANES);
+    let br = bc.remainder();
+    for (a, b) in (&mut ac).zip(bc) {
+        for l in 0..LANES {
+            a[l] += x * b[l];
+        }
+    }
+    for (a, &b) in ac.into_remainder().iter_mut().zip(br) {
+        *a += x * b;
+    }
 }
 
 /// Splits majors `a..b` (and `dst`'s rows with them) in two at the stored-entry midpoint,
@@ -273,9 +312,7 @@ fn gather_leaf<T: Float>(
         for e in ptr[p]..ptr[p + 1] {
             let x = val[e];
             let q = idx[e] as usize;
-            for (a, &b) in acc.iter_mut().zip(&panel[q * c..(q + 1) * c]) {
-                *a += x * b;
-            }
+            axpy(acc, x, &panel[q * c..(q + 1) * c]);
         }
         for (t, &a) in acc.iter().enumerate() {
             dst[(pp, t)] = a;
@@ -291,7 +328,7 @@ fn fused_leaf<T: Float>(
     idx: &[u32],
     val: &[T],
     first: usize,
-    up: &[T],
+    up: MatRef<'_, T>,
     vp: &[T],
     c: usize,
     beta: f64,
@@ -300,9 +337,13 @@ fn fused_leaf<T: Float>(
 ) {
     let mut dst = dst;
     let eps = T::from_f64(SKLEARN_EPS);
+    let (acc, u) = acc.split_at_mut(c);
     for pp in 0..dst.nrows() {
         let p = first + pp;
-        let u = &up[p * c..(p + 1) * c];
+        for (t, ut) in u.iter_mut().enumerate() {
+            *ut = up[(p, t)];
+        }
+        let u = &*u;
         acc.fill(T::ZERO);
         for e in ptr[p]..ptr[p + 1] {
             let q = idx[e] as usize;
@@ -314,9 +355,7 @@ fn fused_leaf<T: Float>(
                 let ys = if beta < 2.0 && y < eps { eps } else { y };
                 crate::data::np_pow(ys, beta - 2.0) * val[e]
             };
-            for (a, &b) in acc.iter_mut().zip(v) {
-                *a += s * b;
-            }
+            axpy(acc, s, v);
         }
         for (t, &a) in acc.iter().enumerate() {
             dst[(pp, t)] = a;

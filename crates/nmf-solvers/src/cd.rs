@@ -372,7 +372,6 @@ impl<T: Float> Solver<T> for Cd<T> {
         _warnings: &mut Vec<FitWarning>,
     ) -> Result<Self, NmfError> {
         let c = pb.c;
-        let (n, m) = pb.x.shape();
         Ok(Cd {
             cd: Box::new(CoordinateDescent::new(
                 w,
@@ -382,7 +381,7 @@ impl<T: Float> Solver<T> for Cd<T> {
                 c.par,
             )),
             rng: shuffle_rng(c.shuffle, c.seed, c.compat),
-            loss_ws: LossScratch::new(n, m, c.n_components, c.par),
+            loss_ws: LossScratch::for_data(&pb.x, c.n_components, c.par),
             v_init: None,
             v_last: 0.0,
         })

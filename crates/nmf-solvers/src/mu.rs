@@ -109,13 +109,16 @@ impl<T: Float> Workspace<T> {
         let (on_w, on_h) = (Blockwise::new(n, m, threads), Blockwise::new(m, n, threads));
         let tile_len = on_w.plan.tile_len().max(on_h.plan.tile_len());
         // β = 2 never forms WH; sparse KL forms it at the stored entries only.
-        let tiles = !(beta == 2.0 || (sparse && beta == 1.0));
+        let sparse_kl = sparse && beta == 1.0;
+        let tiles = !(beta == 2.0 || sparse_kl);
         let tasks = if tiles { threads } else { 0 };
+        // Sparse KL broadcasts its denominators from `sums`.
+        let (dn, dm) = if sparse_kl { (0, 0) } else { (n, m) };
         Workspace {
             num_w: Mat::zeros(n, k),
-            den_w: Mat::zeros(n, k),
+            den_w: Mat::zeros(dn, k),
             num_h: Mat::zeros(k, m),
-            den_h: Mat::zeros(k, m),
+            den_h: Mat::zeros(k, dm),
             kk: Mat::zeros(k, k),
             hht: Mat::zeros(k, k),
             hht_current: false,
@@ -201,8 +204,7 @@ fn update_w<T: Float>(
                 // KL on sparse X: the numerator from the stored entries alone (O(z·k)), the
                 // denominator is the broadcast row sums of H.
                 x.mu_numerator_w(ws.num_w.as_mut(), w.rb(), h, beta, par)?;
-                let (num, den) = (ws.num_w.as_ref(), ws.den_w.as_mut());
-                finish(w, num, den, &ws.sums, beta, p, true);
+                finish_broadcast(w, ws.num_w.as_ref(), &ws.sums, p, true);
                 return Ok(());
             }
         }
@@ -266,8 +268,7 @@ fn update_h<T: Float>(
             }
             if x.is_sparse() {
                 x.mu_numerator_h(ws.num_h.as_mut(), w, h.rb(), beta, par)?;
-                let (num, den) = (ws.num_h.as_ref(), ws.den_h.as_mut());
-                finish(h, num, den, &ws.sums, beta, p, false);
+                finish_broadcast(h, ws.num_h.as_ref(), &ws.sums, p, false);
                 return Ok(());
             }
         }
@@ -351,6 +352,34 @@ fn finish<T: Float>(
     apply(f.rb_mut(), num, den.rb(), p, gamma(beta));
     let clip = if by_rows { beta < 1.0 } else { beta <= 1.0 };
     if clip {
+        clip_tiny(f);
+    }
+}
+
+/// The KL update with the broadcast denominator read from `sums` instead of a filled matrix
+/// (sparse X keeps no n x k denominator): the same arithmetic as [`finish`], so the same bits.
+fn finish_broadcast<T: Float>(
+    mut f: MatMut<'_, T>,
+    num: MatRef<'_, T>,
+    sums: &[T],
+    p: FactorPenalty<T>,
+    by_rows: bool,
+) {
+    let eps = T::from_f64(SKLEARN_EPS);
+    let (l1, l2) = (p.l1, p.l2);
+    for j in 0..f.ncols() {
+        for i in 0..f.nrows() {
+            let v = f[(i, j)];
+            let mut d = (if by_rows { sums[j] } else { sums[i] }) + l1 + l2 * v;
+            if d == T::ZERO {
+                d = eps;
+            }
+            // γ = 1 for KL.
+            f[(i, j)] = v * (num[(i, j)] / d);
+        }
+    }
+    // scikit-learn clips H after a KL step, not W (as `finish`).
+    if !by_rows {
         clip_tiny(f);
     }
 }
@@ -541,7 +570,7 @@ impl<T: Float> Solver<T> for Mu<T> {
             w,
             h,
             ws: Box::new(Workspace::new(n, m, k, beta, pb.x.is_sparse(), c.par)),
-            loss_ws: LossScratch::new(n, m, k, c.par),
+            loss_ws: LossScratch::for_data(&pb.x, k, c.par),
             pw: FactorPenalty::w(&pb.pen),
             ph: FactorPenalty::h(&pb.pen),
             beta,
@@ -644,7 +673,7 @@ impl<T: Float> Solver<T> for Mu<T> {
         let avg = (T::from_f64(x.sum() / (n as f64 * m as f64)) / T::from_usize(k)).sqrt();
         let mut w = Mat::from_fn(n, k, |_, _| avg);
         let mut ws = Workspace::new(n, m, k, beta, x.is_sparse(), c.par);
-        let mut loss_ws = LossScratch::new(n, m, k, c.par);
+        let mut loss_ws = LossScratch::for_data(&x, k, c.par);
         let pw = FactorPenalty::w(pen);
         let mut err = |w: &Mat<T>| {
             loss::reconstruction_err_with(&mut loss_ws, x, w.as_ref(), h, c.loss, c.par)
