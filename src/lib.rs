@@ -16,6 +16,10 @@
 //! # Ok::<(), nmf::CoreError>(())
 //! ```
 //!
+//! [`io`] reads and writes dense `.npy`/`.csv` and sparse SciPy `.npz`/MatrixMarket `.mtx` files
+//! ([`io::read_sparse`] returns a validated [`SparseMat`]; duplicate entries are summed, as SciPy
+//! does, and stored zeros dropped).
+//!
 //! Crates: [`nmf_core`] (losses, penalties, kernels, validation), [`init`] (initialisations),
 //! [`solvers`] (fit loops), [`metrics`] (quality measures).
 
