@@ -321,6 +321,19 @@ mod tests {
     }
 
     #[test]
+    fn the_bits_are_pinned() {
+        // Platform independence: these numbers come from integer and IEEE arithmetic only, so
+        // any machine gives them; a change here changes every corpus.
+        let c = small().generate().unwrap();
+        let total: f64 = c.x.values().iter().sum();
+        let first = c.x.row(0);
+        assert_eq!((c.x.nnz(), total), (8198, 14946.0));
+        assert_eq!(&first.0[..5], &[1, 3, 5, 6, 8]);
+        assert_eq!(&first.1[..5], &[1.0, 4.0, 2.0, 1.0, 1.0]);
+        assert_eq!(&c.vocabulary[..3], ["c_baba", "c_beba", "c_biba"]);
+    }
+
+    #[test]
     fn bad_specifications_are_refused() {
         for spec in [
             CorpusSpec {
