@@ -41,6 +41,7 @@ pub mod regularization;
 pub mod scalar;
 pub mod simd;
 pub mod sparse;
+mod sparse_ops;
 pub mod sparseness;
 
 pub use data::{Data, DataRef};

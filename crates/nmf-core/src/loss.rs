@@ -168,7 +168,7 @@ impl<T: Float> LossScratch<T> {
 /// not depend on the thread count; `par` only decides how many blocks run at once.
 fn fold_entries<T: Float>(
     ws: &mut LossScratch<T>,
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     par: Par,
@@ -196,8 +196,28 @@ fn fold_entries<T: Float>(
             );
             *acc = [0.0; 3];
             for jj in 0..cb {
-                for i in 0..n {
-                    f(acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+                match x {
+                    DataRef::Dense(x) => {
+                        for i in 0..n {
+                            f(acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+                        }
+                    }
+                    // Implicit zeros are passed as the zeros they are, in the same order as
+                    // for the dense matrix, so both give the same bits.
+                    DataRef::Sparse(x) => {
+                        let (rows, vals) = x.col(j0 + jj);
+                        let mut next = rows.iter().zip(vals).peekable();
+                        for i in 0..n {
+                            let xv = match next.peek() {
+                                Some(&(&r, &v)) if r as usize == i => {
+                                    next.next();
+                                    v.to_f64()
+                                }
+                                _ => 0.0,
+                            };
+                            f(acc, xv, blk[(i, jj)].to_f64());
+                        }
+                    }
                 }
             }
         }
@@ -301,7 +321,6 @@ fn frobenius_direct_with<T: Float>(
     h: MatRef<'_, T>,
     par: Par,
 ) -> f64 {
-    let DataRef::Dense(x) = x;
     let [sq, _, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
         let r = xv - yv;
         acc[0] += r * r;
@@ -321,15 +340,19 @@ fn beta_divergence_direct<T: Float>(
     if beta == 2.0 {
         return frobenius_direct_with(ws, x, w, h, par);
     }
-    let DataRef::Dense(x) = x;
     if beta == 1.0 {
         // Σ_Ω x log(x/WH) + Σ_all WH − Σ_Ω x, with Σ_all WH = colsum(W)·rowsum(H).
-        let [xlog, xs, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
+        let kl = |acc: &mut [f64; 3], xv: f64, yv: f64| {
             if xv > eps {
                 acc[0] += xv * (xv / yv.max(eps)).ln();
                 acc[1] += xv;
             }
-        });
+        };
+        let [xlog, xs, _] = match x {
+            // Only stored entries have x > EPS: WH is needed there alone (O(z·k)).
+            DataRef::Sparse(s) => s.fold_stored(w, h, par, &kl),
+            _ => fold_entries(ws, x, w, h, par, kl),
+        };
         let mut sum_wh = 0.0f64;
         for r in 0..w.ncols() {
             sum_wh += kernels::sum(w.col(r).as_mat()) * kernels::sum(h.row(r).as_mat());

@@ -66,6 +66,32 @@ pub struct SparseMat<T> {
     col_ptr: Vec<usize>,
     row_idx: Vec<u32>,
     col_val: Vec<T>,
+    scratch: Scratch<T>,
+}
+
+/// Reusable buffers for the kernels' dense panels (see `sparse_ops`): a product borrows them
+/// for its duration, so repeated products allocate nothing. A second product running on the
+/// same matrix at the same moment (two fits sharing X) gets a fresh buffer instead of waiting.
+/// Not part of the matrix's value: clones start empty and equality ignores it.
+#[derive(Default)]
+struct Scratch<T>(std::sync::Mutex<Vec<T>>);
+
+impl<T> Clone for Scratch<T> {
+    fn clone(&self) -> Self {
+        Scratch(std::sync::Mutex::new(Vec::new()))
+    }
+}
+
+impl<T> PartialEq for Scratch<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> core::fmt::Debug for Scratch<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Scratch")
+    }
 }
 
 /// A borrowed view of a [`SparseMat`] (what [`crate::DataRef::Sparse`] holds).
@@ -313,6 +339,20 @@ impl<T: Float> SparseMat<T> {
             col_ptr: csc.ptr,
             row_idx: csc.idx,
             col_val: csc.val,
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Runs `f` on `len` scratch values (contents unspecified).
+    pub(crate) fn with_scratch<R>(&self, len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+        match self.scratch.0.try_lock() {
+            Ok(mut g) => {
+                if g.len() < len {
+                    g.resize(len, T::ZERO);
+                }
+                f(&mut g[..len])
+            }
+            Err(_) => f(&mut vec![T::ZERO; len]),
         }
     }
 
@@ -490,7 +530,7 @@ impl<T: Float> SparseMat<T> {
     /// The borrowed view that `fit`, `transform` and the losses take.
     #[allow(clippy::should_implement_trait)]
     pub fn as_ref(&self) -> SparseRef<'_, T> {
-        SparseRef { mat: self }
+        SparseRef::new(self)
     }
 
     /// Number of rows (samples).
@@ -513,7 +553,8 @@ impl<T: Float> SparseMat<T> {
     pub fn density(&self) -> f64 {
         self.nnz() as f64 / (self.nrows as f64 * self.ncols as f64).max(1.0)
     }
-    /// Heap bytes held by both layouts.
+    /// Heap bytes held by both layouts (not counting the kernels' reusable panels, which are
+    /// factor-sized: at most `(nrows + ncols) · k` values).
     pub fn heap_bytes(&self) -> usize {
         let z = self.nnz();
         2 * z * (size_of::<u32>() + size_of::<T>())
@@ -590,11 +631,32 @@ impl<T: Float> SparseMat<T> {
             col_ptr: self.col_ptr.clone(),
             row_idx: self.row_idx.clone(),
             col_val: self.col_val.iter().map(|&v| f(v)).collect(),
+            scratch: Scratch::default(),
         }
     }
 }
 
+impl<'a, T> SparseRef<'a, T> {
+    /// The view of `mat`.
+    pub fn new(mat: &'a SparseMat<T>) -> Self {
+        SparseRef { mat }
+    }
+}
+
 impl<'a, T: Float> SparseRef<'a, T> {
+    /// The first position (in row-major order) that stores no value, if any.
+    pub fn first_implicit_zero(&self) -> Option<(usize, usize)> {
+        let (n, m) = self.shape();
+        (0..n).find_map(|i| {
+            let (cols, _) = self.row(i);
+            if cols.len() == m {
+                return None;
+            }
+            // Sorted, distinct: the first gap is where cols[j] != j.
+            let j = cols.iter().enumerate().position(|(j, &c)| c as usize != j);
+            Some((i, j.unwrap_or(cols.len())))
+        })
+    }
     /// The matrix this views.
     pub fn mat(&self) -> &'a SparseMat<T> {
         self.mat

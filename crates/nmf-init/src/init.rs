@@ -141,6 +141,65 @@ fn mean<T: Float>(x: DataRef<'_, T>) -> f64 {
     x.sum() / (x.nrows() as f64 * x.ncols() as f64)
 }
 
+/// `mean(X)` in X's precision: the fill value of `NndsvdA`/`NndsvdAr` and the scale of `Random`.
+///
+/// scikit-learn takes `X.mean()`, whose rounding depends on X's kind: SciPy's sparse mean is
+/// `Σ x·(1/(nm))` over the stored values (reciprocal rounded first, each product rounded in X's
+/// dtype, then NumPy's pairwise sum over the value array, in that dtype), which can differ in the
+/// last bit from the dense `sum/(nm)`. (Sparse X: see `scipy_sparse_mean`.) Everything else uses the f64-accumulated `sum/(nm)`.
+fn data_mean<T: Float>(x: DataRef<'_, T>, _compat: Compat) -> T {
+    T::from_f64(mean(x))
+}
+
+/// SciPy's `mean()` of an n x m sparse matrix with stored values `values` (CSR order, which is
+/// the order of SciPy's canonical `data`; see [`data_mean`]).
+#[expect(
+    dead_code,
+    reason = "used by data_mean once DataRef has its Sparse variant"
+)]
+pub(crate) fn scipy_sparse_mean<T: Float>(values: &[T], n: usize, m: usize) -> T {
+    // 1/(nm) as Python computes `1. / (n*m)`: the integer converted to float64, then divided,
+    // then (for float32 data) the scalar cast to float32.
+    let r = T::from_f64(1.0 / ((n as u128 * m as u128) as f64));
+    numpy_pairwise_sum(values, &|v| v * r)
+}
+
+/// NumPy's pairwise summation of `f(a_i)` in `T` (its `add.reduce` on a contiguous array):
+/// fewer than 8 terms are summed in order from 0; up to 128 terms go into 8 interleaved
+/// accumulators combined as `((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))`, then the remainder in order;
+/// longer runs split at half rounded down to a multiple of 8 and add the two halves.
+/// (NumPy starts the reduction from the identity 0, which leaves the sum unchanged.)
+pub(crate) fn numpy_pairwise_sum<T: Float>(a: &[T], f: &dyn Fn(T) -> T) -> T {
+    let n = a.len();
+    if n < 8 {
+        let mut res = T::ZERO;
+        for &v in a {
+            res += f(v);
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [T::ZERO; 8];
+        for (ri, &v) in r.iter_mut().zip(a) {
+            *ri = f(v);
+        }
+        let full = n - n % 8;
+        for c in a[8..full].chunks_exact(8) {
+            for (ri, &v) in r.iter_mut().zip(c) {
+                *ri += f(v);
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &a[full..] {
+            res += f(v);
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        numpy_pairwise_sum(&a[..n2], f) + numpy_pairwise_sum(&a[n2..], f)
+    }
+}
+
 /// Computes starting factors for `X ≈ W·H` with `k` components.
 ///
 /// `seed` drives every random draw (`Random`, `NndsvdAr`, the randomized SVD and the Lanczos
@@ -200,8 +259,7 @@ pub fn initialize<'a, T: Float>(
                 });
             }
             let t0 = Instant::now();
-            // The SVDs are dense today; a sparse X gets its own partial SVD (typed error until then).
-            let x = x.require_dense("an SVD-based initialisation")?;
+            // Both SVDs see X only through its products, so sparse X is never densified.
             let (t, path) = match compat {
                 Compat::Sklearn => {
                     let mut rng = RandomState::new(sklearn_seed(seed)?);
@@ -210,19 +268,19 @@ pub fn initialize<'a, T: Float>(
                         SvdPath::Randomized,
                     )
                 }
-                Compat::Native => svd::exact_truncated(x, k, seed)?,
+                Compat::Native => svd::exact_truncated(x, k, seed, par)?,
             };
             report.svd = Some(path);
             report.svd_seconds = t0.elapsed().as_secs_f64();
             let (mut w, mut h) = nndsvd(&t);
             match kind {
                 InitKind::NndsvdA => {
-                    let avg = T::from_f64(mean(DataRef::Dense(x)));
+                    let avg = data_mean(x, compat);
                     fill_zeros(&mut w, |_| avg);
                     fill_zeros(&mut h, |_| avg);
                 }
                 InitKind::NndsvdAr => {
-                    let avg = T::from_f64(mean(DataRef::Dense(x))).to_f64();
+                    let avg = data_mean(x, compat).to_f64();
                     let mut rng = Normals::new(seed, compat)?;
                     fill_zeros(&mut w, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
                     fill_zeros(&mut h, |_| T::from_f64((avg * rng.next() / 100.0).abs()));
@@ -258,7 +316,7 @@ fn random<T: Float>(
 ) -> Result<(Mat<T>, Mat<T>), InitError> {
     let (n, m) = x.shape();
     // As scikit-learn: the scale is computed in the data's precision.
-    let avg = (T::from_f64(mean(x)) / T::from_usize(k)).sqrt();
+    let avg = (data_mean(x, compat) / T::from_usize(k)).sqrt();
     let mut rng = Normals::new(seed, compat)?;
     let mut h = Mat::<T>::zeros(k, m);
     for i in 0..k {
@@ -346,5 +404,28 @@ fn fill_zeros<T: Float>(a: &mut Mat<T>, mut f: impl FnMut(()) -> T) {
                 a[(i, j)] = f(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairwise_sum_is_numpys() {
+        // np.array([((i*7919) % 1000)/997.0 for i in range(20000)]).sum() (NumPy 2.4.6) and the
+        // same array as float32: lengths over 128 and over 8192 exercise the splits.
+        let a: Vec<f64> = (0..20000)
+            .map(|i| ((i * 7919) % 1000) as f64 / 997.0)
+            .collect();
+        let s = numpy_pairwise_sum(&a, &|v| v);
+        assert_eq!(s.to_bits(), 4666734200668223761);
+        let b: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+        assert_eq!(numpy_pairwise_sum(&b, &|v| v).to_bits(), 1176277054);
+        // Short runs: in order from 0.
+        assert_eq!(
+            numpy_pairwise_sum(&[0.1, 0.2, 0.3], &|v| v),
+            (0.0 + 0.1) + 0.2 + 0.3
+        );
     }
 }

@@ -3,12 +3,26 @@
 //! Starting factors for nonnegative matrix factorization: scaled random, NNDSVD and its `a`/`ar`
 //! variants (Boutsidis & Gallopoulos 2008), or custom factors, in two numerical modes:
 //!
-//! - [`Compat::Native`] (default): NNDSVD from an exact truncated SVD (faer's Lanczos partial SVD
-//!   when min(n, m) >= 1000 and k <= min(n, m)/10, its dense thin SVD otherwise), random draws
-//!   from xoshiro256++.
+//! - [`Compat::Native`] (default): NNDSVD from an exact truncated SVD (for dense X faer's Lanczos
+//!   partial SVD when min(n, m) >= 1000 and k <= min(n, m)/10, its dense thin SVD otherwise; for
+//!   other kinds of X see below), random draws from xoshiro256++.
 //! - [`Compat::Sklearn`]: scikit-learn's randomized SVD and NumPy's `RandomState(seed)` stream,
 //!   bit for bit ([`mt19937::RandomState`]), so the same integer seed reproduces scikit-learn's
 //!   `_initialize_nmf(X, k, init, random_state=seed)`.
+//!
+//! ## Any kind of X
+//!
+//! Every initialisation takes any [`nmf_core::DataRef`] and sees X only through its products
+//! (`X·B`, `Xᵀ·B`, `Aᵀ·X`, `A·Xᵀ`) and reductions, so non-dense X is never densified:
+//!
+//! - `Compat::Sklearn`: the randomized SVD runs unchanged on X's products, with the same
+//!   Gaussian test matrix as for dense input.
+//! - `Compat::Native`: the exact truncated SVD is matrix-free — faer's Lanczos partial SVD when
+//!   min(n, m) > max(64, 2k), else (or when its residuals are not at rounding level) block
+//!   subspace iteration run to convergence ([`SvdPath::Subspace`]). The working set is a few
+//!   n x (2k+10) and m x (2k+10) blocks.
+//!
+//! [`InitReport::svd`] says which SVD ran.
 //!
 //! ```
 //! use faer::{mat, Par};

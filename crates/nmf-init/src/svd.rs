@@ -1,11 +1,17 @@
 //! Truncated SVDs for the NNDSVD family: exact (dense thin SVD, or Lanczos when k is small) and
 //! scikit-learn's randomized SVD, driven by its `RandomState` stream.
+//!
+//! X is only ever seen through [`DataRef`]'s products, except by the dense thin SVD (dense X
+//! only), so a sparse X runs every path without being densified.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
+use std::sync::OnceLock;
+
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::matrix_free::{BiLinOp, LinOp};
 use faer::prelude::*;
-use faer::{Accum, Mat, MatRef, Par};
-use nmf_core::Float;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use nmf_core::kernels::matmul;
+use nmf_core::{CoreError, DataRef, Float};
 
 use crate::error::InitError;
 use crate::mt19937::RandomState;
@@ -16,10 +22,16 @@ use crate::mt19937::RandomState;
 pub enum SvdPath {
     /// faer's dense thin SVD, truncated to k.
     Full,
-    /// faer's Lanczos partial SVD (restarted bidiagonalisation) of the top k triplets.
+    /// faer's Lanczos partial SVD (restarted bidiagonalisation) of the top k triplets. It is
+    /// matrix-free: on sparse X it runs on X's sparse products.
     Lanczos,
-    /// scikit-learn's randomized SVD (Halko et al.), bit-compatible random test matrix.
+    /// scikit-learn's randomized SVD (Halko et al.), bit-compatible random test matrix; on sparse
+    /// X its products are sparse.
     Randomized,
+    /// Block subspace iteration on X's products with Rayleigh–Ritz, run until every one of the
+    /// top k triplets has residual `‖X·v − σ·u‖ <= 1024·eps·σ₁` (exact to rounding). Used for
+    /// sparse X where Lanczos cannot run (min(n, m) <= max(64, 2k)) or misses that residual.
+    Subspace,
 }
 
 impl core::fmt::Display for SvdPath {
@@ -28,6 +40,7 @@ impl core::fmt::Display for SvdPath {
             SvdPath::Full => "full thin SVD",
             SvdPath::Lanczos => "Lanczos partial SVD",
             SvdPath::Randomized => "randomized SVD (scikit-learn compatible)",
+            SvdPath::Subspace => "subspace iteration to convergence",
         })
     }
 }
@@ -160,9 +173,9 @@ pub(crate) fn flip_signs<T: Float>(t: &mut Truncated<T>) {
     }
 }
 
-/// Exact top-k SVD: Lanczos when k is small against min(n, m), else the dense thin SVD.
-/// Falls back to the dense SVD if Lanczos does not converge on all k triplets.
-pub(crate) fn exact_truncated<T: Float>(
+/// Exact top-k SVD of a dense X: Lanczos when k is small against min(n, m), else the dense thin
+/// SVD. Falls back to the dense SVD if Lanczos does not converge on all k triplets.
+fn exact_truncated_dense<T: Float>(
     x: MatRef<'_, T>,
     k: usize,
     seed: u64,
@@ -170,25 +183,170 @@ pub(crate) fn exact_truncated<T: Float>(
     let small = x.nrows().min(x.ncols());
     // The dense thin SVD beat Lanczos on the faces (400 x 4096; docs/performance.md), so
     // Lanczos is kept for large min(n, m) and small k.
-    if small >= 1000
-        && 10 * k <= small
+    if small >= 1000 && 10 * k <= small {
         // One thread: faer's parallel matrix-free products are not thread-count stable.
-        && let Some(t) = lanczos(x, k, seed, Par::Seq)
-    {
-        let mut t = t;
-        flip_signs(&mut t);
-        return Ok((t, SvdPath::Lanczos));
+        let op: &dyn BiLinOp<T> = &x;
+        let tol = T::EPSILON.sqrt() * T::from_f64(1e-2);
+        if let Some(t) = lanczos(op, k, seed, tol) {
+            let mut t = t;
+            flip_signs(&mut t);
+            return Ok((t, SvdPath::Lanczos));
+        }
     }
     let mut t = truncate(thin_svd(x)?, k);
     flip_signs(&mut t);
     Ok((t, SvdPath::Full))
 }
 
-fn lanczos<T: Float>(x: MatRef<'_, T>, k: usize, seed: u64, par: Par) -> Option<Truncated<T>> {
-    use faer::matrix_free::eigen::{PartialEigenParams, partial_svd, partial_svd_scratch};
+/// Exact top-k SVD of any X. Dense X keeps its dense paths; other kinds never leave their
+/// products: Lanczos when faer's partial SVD can run (its subspace of max(64, 2k) vectors must be
+/// smaller than min(n, m)), and its result is accepted only if the true residuals pass the
+/// [`subspace`] test; otherwise (or to polish Lanczos' vectors) subspace iteration.
+pub(crate) fn exact_truncated<T: Float>(
+    x: DataRef<'_, T>,
+    k: usize,
+    seed: u64,
+    par: Par,
+) -> Result<(Truncated<T>, SvdPath), InitError> {
+    if let Some(d) = x.as_dense() {
+        return exact_truncated_dense(d, k, seed);
+    }
+    let (n, m) = x.shape();
+    let mut start = None;
+    if 2 * k.max(LANCZOS_MIN_DIM) < n.min(m) {
+        let op = DataOp::new(Oriented { x, t: false }, par);
+        // faer's tolerance is absolute; ‖X‖_F bounds σ₁, so this asks for about 100 ulps of
+        // σ₁ or better. The residual test below is the one that decides.
+        let tol = T::from_f64(100.0 * x.squared_norm().sqrt()) * T::EPSILON;
+        let t = lanczos(&op, k, seed, tol);
+        op.finish()?;
+        if let Some(t) = t {
+            if max_residual(x, &t, k, par)? <= residual_tol::<T>() * t.s[0].to_f64() {
+                let mut t = t;
+                flip_signs(&mut t);
+                return Ok((t, SvdPath::Lanczos));
+            }
+            start = Some(t.v);
+        }
+    }
+    let mut t = subspace(x, k, start.as_ref().map(|v| v.as_ref()), seed, par)?;
+    flip_signs(&mut t);
+    Ok((t, SvdPath::Subspace))
+}
+
+/// faer's smallest Lanczos subspace (`MIN_DIM` in faer's partial eigensolvers): its partial SVD
+/// needs `max(2·MIN_DIM, 2k) < min(n, m)`.
+const LANCZOS_MIN_DIM: usize = 32;
+
+/// At most this many power steps in [`subspace`] (each is two products of X with a thin block).
+const SUBSPACE_MAX_STEPS: usize = 1000;
+
+/// Residual accepted for a singular triplet, relative to σ₁: a few hundred ulps, which a
+/// converged iteration reaches for both f32 and f64 and which is far below what NNDSVD's 1e-6
+/// cut-off can see.
+fn residual_tol<T: Float>() -> f64 {
+    1024.0 * T::EPSILON.to_f64()
+}
+
+/// `max_j<k ‖X·v_j − σ_j·u_j‖` (the other residual, `Xᵀu − σv`, vanishes by construction in
+/// [`subspace`] and is the one Lanczos drives down).
+fn max_residual<T: Float>(
+    x: DataRef<'_, T>,
+    t: &Truncated<T>,
+    k: usize,
+    par: Par,
+) -> Result<f64, InitError> {
+    let mut y = Mat::<T>::zeros(x.nrows(), k);
+    x.mul_into(y.as_mut(), t.v.subcols(0, k), par)?;
+    Ok(residual_of(y.as_ref(), t, k))
+}
+
+fn residual_of<T: Float>(xv: MatRef<'_, T>, t: &Truncated<T>, k: usize) -> f64 {
+    let mut worst = 0.0f64;
+    for j in 0..k {
+        let s = t.s[j].to_f64();
+        let r: f64 = (0..xv.nrows())
+            .map(|i| {
+                let d = xv[(i, j)].to_f64() - s * t.u[(i, j)].to_f64();
+                d * d
+            })
+            .sum();
+        worst = worst.max(r.sqrt());
+    }
+    worst
+}
+
+/// Top-k triplets by block subspace iteration with a Rayleigh–Ritz step, matrix-free.
+///
+/// With a block of `l = min(2k + 10, min(n, m))` orthonormal columns V: `Q = orth(X·V)`,
+/// `Z = Xᵀ·Q = V' Σ Ŵᵀ` (thin SVD of an m x l matrix), so `X ≈ Q·Zᵀ = (QŴ) Σ V'ᵀ` gives the Ritz
+/// triplets `(QŴ, Σ, V')`. The next `X·V'` is both the next power step and the residual
+/// `X·v − σ·u` of the current triplets, so convergence costs no extra product. Each step gains
+/// a factor `(σ_{l+1}/σ_j)²`; when `l = min(n, m)` the first step is already exact. The
+/// working set is a few n x l and m x l blocks, never n x m (for `l = min(n, m)` one of them has
+/// X's dense size, which only happens when min(n, m) <= 2k + 10).
+///
+/// `start` (m x ≤k, e.g. unconverged Lanczos vectors) seeds the first columns; the rest are
+/// Gaussian from a stream fixed by `seed`.
+fn subspace<T: Float>(
+    x: DataRef<'_, T>,
+    k: usize,
+    start: Option<MatRef<'_, T>>,
+    seed: u64,
+    par: Par,
+) -> Result<Truncated<T>, InitError> {
     use rand::SeedableRng;
     use rand_distr::Distribution;
     let (n, m) = x.shape();
+    let l = (2 * k + 10).min(n.min(m));
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5ab5_9ace_17e2_a710);
+    let normal = rand_distr::StandardNormal;
+    let given = start.map_or(0, |s| s.ncols().min(l));
+    let mut v = Mat::<T>::from_fn(m, l, |_, _| {
+        T::from_f64(Distribution::<f64>::sample(&normal, &mut rng))
+    });
+    if let Some(s) = start {
+        v.subcols_mut(0, given).copy_from(s.subcols(0, given));
+    }
+    let v = orthonormal_basis(v.as_ref());
+    let mut y = Mat::<T>::zeros(n, l);
+    x.mul_into(y.as_mut(), v.as_ref(), par)?;
+    let mut z = Mat::<T>::zeros(m, l);
+    let tol = residual_tol::<T>();
+    let mut last = f64::INFINITY;
+    for _ in 0..SUBSPACE_MAX_STEPS {
+        let q = orthonormal_basis(y.as_ref());
+        x.t_mul_into(z.as_mut(), q.as_ref(), par)?;
+        let r = thin_svd(z.as_ref())?;
+        let mut u = Mat::<T>::zeros(n, l);
+        matmul(
+            u.as_mut(),
+            Accum::Replace,
+            q.as_ref(),
+            r.v.as_ref(),
+            T::ONE,
+            par,
+        )?;
+        let t = Truncated { u, s: r.s, v: r.u };
+        x.mul_into(y.as_mut(), t.v.as_ref(), par)?;
+        last = residual_of(y.as_ref(), &t, k);
+        if last <= tol * t.s[0].to_f64() {
+            return Ok(truncate(t, k));
+        }
+    }
+    Err(InitError::Svd(format!(
+        "subspace iteration did not converge in {SUBSPACE_MAX_STEPS} steps (residual {last:.3e})"
+    )))
+}
+
+fn lanczos<T: Float>(op: &dyn BiLinOp<T>, k: usize, seed: u64, tol: T) -> Option<Truncated<T>> {
+    use faer::matrix_free::eigen::{PartialEigenParams, partial_svd, partial_svd_scratch};
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    // faer's own dense work inside partial_svd runs on one thread so that its rounding does not
+    // depend on the thread count; the products (a DataOp's) carry their own `par`.
+    let par = Par::Seq;
+    let (n, m) = (op.nrows(), op.ncols());
     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5eed_1a2c_205e_ed00);
     let normal = rand_distr::StandardNormal;
     let mut v0 = Col::<T>::from_fn(m, |_| {
@@ -203,9 +361,7 @@ fn lanczos<T: Float>(x: MatRef<'_, T>, k: usize, seed: u64, par: Par) -> Option<
     let mut v = Mat::<T>::zeros(m, k);
     let mut s = vec![T::ZERO; k];
     let params = PartialEigenParams::default();
-    let op: &dyn faer::matrix_free::BiLinOp<T> = &x;
     let mut mem = MemBuffer::new(partial_svd_scratch::<T>(op, k, par, params));
-    let tol = T::EPSILON.sqrt() * T::from_f64(1e-2);
     let info = partial_svd(
         u.as_mut(),
         v.as_mut(),
@@ -221,13 +377,120 @@ fn lanczos<T: Float>(x: MatRef<'_, T>, k: usize, seed: u64, par: Par) -> Option<
     ok.then(|| sorted(Truncated { u, s, v }))
 }
 
+/// `A = X` or `A = Xᵀ` (a free view: `t` only swaps which [`DataRef`] product is called).
+#[derive(Debug, Clone, Copy)]
+struct Oriented<'a, T> {
+    x: DataRef<'a, T>,
+    t: bool,
+}
+
+impl<T: Float> Oriented<'_, T> {
+    fn shape(&self) -> (usize, usize) {
+        let (n, m) = self.x.shape();
+        if self.t { (m, n) } else { (n, m) }
+    }
+    /// `dst = A·b`.
+    fn mul(&self, dst: MatMut<'_, T>, b: MatRef<'_, T>, par: Par) -> Result<(), CoreError> {
+        if self.t {
+            self.x.t_mul_into(dst, b, par)
+        } else {
+            self.x.mul_into(dst, b, par)
+        }
+    }
+    /// `dst = Aᵀ·b`.
+    fn t_mul(&self, dst: MatMut<'_, T>, b: MatRef<'_, T>, par: Par) -> Result<(), CoreError> {
+        if self.t {
+            self.x.mul_into(dst, b, par)
+        } else {
+            self.x.t_mul_into(dst, b, par)
+        }
+    }
+    /// `dst = qᵀ·A`.
+    fn lhs_t_mul(&self, dst: MatMut<'_, T>, q: MatRef<'_, T>, par: Par) -> Result<(), CoreError> {
+        if self.t {
+            self.x.lhs_mul_t_into(dst, q.transpose(), par)
+        } else {
+            self.x.lhs_t_mul_into(dst, q, par)
+        }
+    }
+}
+
+/// An [`Oriented`] X as faer's matrix-free operator. faer's `apply` cannot fail, so a product
+/// error (only a shape mismatch, which faer never produces) is kept and reported by
+/// [`DataOp::finish`].
+#[derive(Debug)]
+struct DataOp<'a, T> {
+    a: Oriented<'a, T>,
+    par: Par,
+    err: OnceLock<CoreError>,
+}
+
+impl<'a, T: Float> DataOp<'a, T> {
+    fn new(a: Oriented<'a, T>, par: Par) -> Self {
+        Self {
+            a,
+            par,
+            err: OnceLock::new(),
+        }
+    }
+    fn keep(&self, r: Result<(), CoreError>, mut out: MatMut<'_, T>) {
+        if let Err(e) = r {
+            out.fill(T::ZERO);
+            let _ = self.err.set(e);
+        }
+    }
+    fn finish(self) -> Result<(), CoreError> {
+        self.err.into_inner().map_or(Ok(()), Err)
+    }
+}
+
+impl<T: Float> LinOp<T> for DataOp<'_, T> {
+    fn apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+    fn nrows(&self) -> usize {
+        self.a.shape().0
+    }
+    fn ncols(&self) -> usize {
+        self.a.shape().1
+    }
+    fn apply(&self, mut out: MatMut<'_, T>, rhs: MatRef<'_, T>, _: Par, _: &mut MemStack) {
+        // The products are deterministic for any thread count, so they take the caller's
+        // `par`, not the one faer passes (Seq, see `lanczos`).
+        let r = self.a.mul(out.rb_mut(), rhs, self.par);
+        self.keep(r, out);
+    }
+    fn conj_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, st: &mut MemStack) {
+        self.apply(out, rhs, par, st); // real scalars
+    }
+}
+
+impl<T: Float> BiLinOp<T> for DataOp<'_, T> {
+    fn transpose_apply_scratch(&self, _rhs_ncols: usize, _par: Par) -> StackReq {
+        StackReq::EMPTY
+    }
+    fn transpose_apply(
+        &self,
+        mut out: MatMut<'_, T>,
+        rhs: MatRef<'_, T>,
+        _: Par,
+        _: &mut MemStack,
+    ) {
+        let r = self.a.t_mul(out.rb_mut(), rhs, self.par);
+        self.keep(r, out);
+    }
+    fn adjoint_apply(&self, out: MatMut<'_, T>, rhs: MatRef<'_, T>, par: Par, st: &mut MemStack) {
+        self.transpose_apply(out, rhs, par, st); // real scalars
+    }
+}
+
 /// scikit-learn's `_randomized_svd(X, k, random_state=seed)` with its defaults: 10 oversamples,
 /// 7 power iterations if k < 0.1·min(n, m) else 4, transpose when n < m, sign flip on the left
 /// vectors of X. Orthonormalisation uses QR where scikit-learn's power steps use LU; only the
 /// spanned subspace matters, so the results agree to rounding. Arithmetic runs in `T`, as
 /// scikit-learn keeps float32 data in float32.
 pub(crate) fn randomized_sklearn<T: Float>(
-    x: MatRef<'_, T>,
+    x: DataRef<'_, T>,
     k: usize,
     rng: &mut RandomState,
     par: Par,
@@ -239,8 +502,9 @@ pub(crate) fn randomized_sklearn<T: Float>(
     } else {
         4
     };
-    let transpose = n < m;
-    let a = if transpose { x.transpose() } else { x };
+    // Every product with A goes through X's own products (sparse X stays sparse); on dense X
+    // they are the same matmul calls, in the same order, as a dense implementation would make.
+    let a = Oriented { x, t: n < m };
     let (ra, ca) = a.shape();
     // The test matrix is drawn row-major, float64, then cast to T.
     let mut omega = Mat::<T>::zeros(ca, l);
@@ -253,24 +517,17 @@ pub(crate) fn randomized_sklearn<T: Float>(
     let mut buf;
     for _ in 0..n_iter {
         buf = Mat::<T>::zeros(ra, q.ncols());
-        matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par)?;
+        a.mul(buf.as_mut(), q.as_ref(), par)?;
         q = orthonormal_basis(buf.as_ref());
         buf = Mat::<T>::zeros(ca, q.ncols());
-        matmul(
-            buf.as_mut(),
-            Accum::Replace,
-            a.transpose(),
-            q.as_ref(),
-            T::ONE,
-            par,
-        )?;
+        a.t_mul(buf.as_mut(), q.as_ref(), par)?;
         q = orthonormal_basis(buf.as_ref());
     }
     buf = Mat::<T>::zeros(ra, q.ncols());
-    matmul(buf.as_mut(), Accum::Replace, a, q.as_ref(), T::ONE, par)?;
+    a.mul(buf.as_mut(), q.as_ref(), par)?;
     let q = orthonormal_basis(buf.as_ref());
     let mut b = Mat::<T>::zeros(q.ncols(), ca);
-    matmul(b.as_mut(), Accum::Replace, q.transpose(), a, T::ONE, par)?;
+    a.lhs_t_mul(b.as_mut(), q.as_ref(), par)?;
     let small = thin_svd(b.as_ref())?;
     let mut ua = Mat::<T>::zeros(ra, small.u.ncols());
     matmul(
@@ -281,7 +538,7 @@ pub(crate) fn randomized_sklearn<T: Float>(
         T::ONE,
         par,
     )?;
-    let mut t = if transpose {
+    let mut t = if a.t {
         Truncated {
             u: small.v,
             s: small.s,
@@ -339,7 +596,7 @@ mod tests {
             (((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0).powi(2)
         });
         let dense = thin_svd(a.as_ref()).unwrap();
-        let (t, path) = exact_truncated(a.as_ref(), 3, 0).unwrap();
+        let (t, path) = exact_truncated(DataRef::from(&a), 3, 0, Par::Seq).unwrap();
         assert_eq!(path, SvdPath::Lanczos);
         for j in 0..3 {
             assert!((t.s[j] - dense.s[j]).abs() < 1e-8 * dense.s[0], "sigma {j}");
@@ -350,10 +607,74 @@ mod tests {
     fn randomized_is_exact_when_oversampling_covers_the_rank() {
         let a = test_matrix(6, 8);
         let mut rng = RandomState::new(0);
-        let t = randomized_sklearn(a.as_ref(), 3, &mut rng, Par::Seq).unwrap();
+        let t = randomized_sklearn(DataRef::from(&a), 3, &mut rng, Par::Seq).unwrap();
         let dense = thin_svd(a.as_ref()).unwrap();
         for j in 0..3 {
             assert!((t.s[j] - dense.s[j]).abs() < 1e-10 * dense.s[0]);
         }
+    }
+
+    /// A matrix with well-separated singular values (so vectors are unique up to sign).
+    fn separated(n: usize, m: usize) -> Mat<f64> {
+        Mat::from_fn(n, m, |i, j| {
+            let (a, b) = (i as f64 / n as f64, j as f64 / m as f64);
+            3.0 * (1.0 + a) * (1.0 + b) + (a * b * 7.0).sin() + 0.3 * (a * 11.0 + b * 5.0).cos()
+        })
+    }
+
+    fn assert_same_triplets(t: &Truncated<f64>, d: &Truncated<f64>, k: usize, tol: f64) {
+        for j in 0..k {
+            assert!((t.s[j] - d.s[j]).abs() <= tol * d.s[0], "sigma {j}");
+            let du = (0..t.u.nrows()).map(|i| (t.u[(i, j)] - d.u[(i, j)]).abs());
+            let dv = (0..t.v.nrows()).map(|i| (t.v[(i, j)] - d.v[(i, j)]).abs());
+            assert!(du.chain(dv).fold(0.0, f64::max) <= tol, "vectors {j}");
+        }
+    }
+
+    #[test]
+    fn subspace_iteration_matches_the_dense_svd() {
+        // Both orientations, and a block that covers min(n, m) (exact in one step).
+        for (n, m, k) in [(40, 90, 4), (120, 50, 3), (12, 30, 5)] {
+            let a = separated(n, m);
+            let mut d = truncate(thin_svd(a.as_ref()).unwrap(), k);
+            flip_signs(&mut d);
+            for par in [Par::Seq, Par::rayon(2)] {
+                let mut t = subspace(DataRef::from(&a), k, None, 7, par).unwrap();
+                flip_signs(&mut t);
+                assert_same_triplets(&t, &d, k, 1e-10);
+            }
+        }
+    }
+
+    #[test]
+    fn matrix_free_lanczos_runs_on_data_products() {
+        let a = separated(150, 120);
+        let x = DataRef::from(&a);
+        let op = DataOp::new(Oriented { x, t: false }, Par::Seq);
+        let t = lanczos(&op, 3, 0, 1e-13).expect("converges");
+        op.finish().unwrap();
+        let mut t = t;
+        flip_signs(&mut t);
+        let mut d = truncate(thin_svd(a.as_ref()).unwrap(), 3);
+        flip_signs(&mut d);
+        assert_same_triplets(&t, &d, 3, 1e-9);
+        assert!(max_residual(x, &t, 3, Par::Seq).unwrap() < 1e-9 * t.s[0]);
+    }
+
+    #[test]
+    fn oriented_products_are_the_transposed_ones() {
+        let a = test_matrix(5, 7);
+        let at = Oriented {
+            x: DataRef::from(&a),
+            t: true,
+        };
+        assert_eq!(at.shape(), (7, 5));
+        let q = test_matrix(7, 2);
+        let mut out = Mat::zeros(5, 2);
+        at.t_mul(out.as_mut(), q.as_ref(), Par::Seq).unwrap();
+        assert_eq!(out, &a * &q);
+        let mut out = Mat::zeros(2, 5);
+        at.lhs_t_mul(out.as_mut(), q.as_ref(), Par::Seq).unwrap();
+        assert_eq!(out, q.transpose() * a.transpose());
     }
 }

@@ -104,11 +104,13 @@ struct Workspace<T: Float> {
 
 impl<T: Float> Workspace<T> {
     /// Buffers for X n x m, k components and loss β on `par`'s threads.
-    fn new(n: usize, m: usize, k: usize, beta: f64, par: Par) -> Self {
+    fn new(n: usize, m: usize, k: usize, beta: f64, sparse: bool, par: Par) -> Self {
         let threads = par.degree().max(1);
         let (on_w, on_h) = (Blockwise::new(n, m, threads), Blockwise::new(m, n, threads));
         let tile_len = on_w.plan.tile_len().max(on_h.plan.tile_len());
-        let tasks = if beta == 2.0 { 0 } else { threads };
+        // β = 2 never forms WH; sparse KL forms it at the stored entries only.
+        let tiles = !(beta == 2.0 || (sparse && beta == 1.0));
+        let tasks = if tiles { threads } else { 0 };
         Workspace {
             num_w: Mat::zeros(n, k),
             den_w: Mat::zeros(n, k),
@@ -195,6 +197,14 @@ fn update_w<T: Float>(
     if beta != 2.0 {
         if beta == 1.0 {
             row_sums(h, &mut ws.sums);
+            if x.is_sparse() {
+                // KL on sparse X: the numerator from the stored entries alone (O(z·k)), the
+                // denominator is the broadcast row sums of H.
+                x.mu_numerator_w(ws.num_w.as_mut(), w.rb(), h, beta, par)?;
+                let (num, den) = (ws.num_w.as_ref(), ws.den_w.as_mut());
+                finish(w, num, den, &ws.sums, beta, p, true);
+                return Ok(());
+            }
         }
         blockwise_w(w, h, x, beta, p, ws);
         return Ok(());
@@ -253,6 +263,12 @@ fn update_h<T: Float>(
                 if *s == T::ZERO {
                     *s = T::ONE;
                 }
+            }
+            if x.is_sparse() {
+                x.mu_numerator_h(ws.num_h.as_mut(), w, h.rb(), beta, par)?;
+                let (num, den) = (ws.num_h.as_ref(), ws.den_h.as_mut());
+                finish(h, num, den, &ws.sums, beta, p, false);
+                return Ok(());
             }
         }
         blockwise_h(w, h, x, beta, p, ws);
@@ -524,7 +540,7 @@ impl<T: Float> Solver<T> for Mu<T> {
         Ok(Mu {
             w,
             h,
-            ws: Box::new(Workspace::new(n, m, k, beta, c.par)),
+            ws: Box::new(Workspace::new(n, m, k, beta, pb.x.is_sparse(), c.par)),
             loss_ws: LossScratch::new(n, m, k, c.par),
             pw: FactorPenalty::w(&pb.pen),
             ph: FactorPenalty::h(&pb.pen),
@@ -627,7 +643,7 @@ impl<T: Float> Solver<T> for Mu<T> {
         let beta = c.loss.beta();
         let avg = (T::from_f64(x.sum() / (n as f64 * m as f64)) / T::from_usize(k)).sqrt();
         let mut w = Mat::from_fn(n, k, |_, _| avg);
-        let mut ws = Workspace::new(n, m, k, beta, c.par);
+        let mut ws = Workspace::new(n, m, k, beta, x.is_sparse(), c.par);
         let mut loss_ws = LossScratch::new(n, m, k, c.par);
         let pw = FactorPenalty::w(pen);
         let mut err = |w: &Mat<T>| {
@@ -725,7 +741,7 @@ mod tests {
             let want_h = dense_update(&w, &h, &x, beta, false);
             let mut bits = Vec::new();
             for par in [Par::Seq, Par::rayon(2), Par::rayon(3)] {
-                let mut ws = Workspace::new(n, m, k, beta, par);
+                let mut ws = Workspace::new(n, m, k, beta, false, par);
                 let mut w1 = w.clone();
                 update_w(
                     w1.as_mut(),
@@ -778,7 +794,7 @@ mod tests {
             let (x, mut w, mut h) = problem(n, m, k, seed);
             let p = reg.scaled(n, m);
             let (pw, ph) = (FactorPenalty::w(&p), FactorPenalty::h(&p));
-            let mut ws = Workspace::new(n, m, k, beta, Par::Seq);
+            let mut ws = Workspace::new(n, m, k, beta, false, Par::Seq);
             let mut prev = objective(x.as_ref(), w.as_ref(), h.as_ref(), loss, &reg);
             for _ in 0..15 {
                 update_w(w.as_mut(), h.as_ref(), x.as_ref().into(), beta, pw, &mut ws, HRole::Updated, Par::Seq).unwrap();
