@@ -1,5 +1,6 @@
-//! What several commands share: the meaning of `--dataset`, `--data-home` and `--threads`, and
-//! the number format of the CSV files they write.
+//! What several commands share: the meaning of `--dataset`, `--data-home`, `--vocab` and
+//! `--threads`, the loaded data (dense images or sparse counts, [`Input`]), and the number
+//! format of the CSV files they write.
 //!
 //! Every command names its data `--dataset` and its parallelism `--threads`; the data flags are
 //! declared once here and flattened into each command, so the spelling and the meaning cannot

@@ -1,7 +1,7 @@
 //! `grid-search` on sparse count data: the built-in synthetic corpus and a `.npz` file with its
 //! vocabulary beside it; the report names each component's top words instead of drawing it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn tmp(name: &str) -> PathBuf {
@@ -19,7 +19,7 @@ fn run(args: &[&str]) -> Output {
         .expect("xtask runs")
 }
 
-fn grid(dataset: &str, out: &PathBuf, extra: &[&str]) -> String {
+fn grid(dataset: &str, out: &Path, extra: &[&str]) -> String {
     let base = [
         "grid-search",
         "--dataset",
