@@ -264,14 +264,11 @@ impl Report<'_> {
     /// The top words of every component of one chosen point, as an HTML section (returned, to
     /// follow the chosen points' table) and as `top_words_LABEL.csv`; with planted topics
     /// (the synthetic corpus), how well they are recovered.
-    fn top_words(&mut self, label: &str, h: faer::MatRef<'_, f32>, sp: &[f64]) -> Result<String> {
+    fn top_words(&self, label: &str, h: faer::MatRef<'_, f32>, sp: &[f64]) -> Result<String> {
         let data = &self.plan.data;
         // Without a vocabulary the columns are named by number.
-        let vocab: Vec<String> = match &data.vocabulary {
-            Some(v) => v.clone(),
-            None => Vec::new(),
-        };
-        let words = nmf::vocab::top_words(h, &vocab, TOP_WORDS);
+        let vocab = data.vocabulary.as_deref().unwrap_or(&[]);
+        let words = nmf::vocab::top_words(h, vocab, TOP_WORDS);
         let mut csv = csv::Writer::from_path(self.out.join(format!("top_words_{label}.csv")))?;
         csv.write_record(["component", "sparseness", "top_words"])?;
         let mut html = format!(
