@@ -146,17 +146,20 @@ fn mean<T: Float>(x: DataRef<'_, T>) -> f64 {
 /// scikit-learn takes `X.mean()`, whose rounding depends on X's kind: SciPy's sparse mean is
 /// `Σ x·(1/(nm))` over the stored values (reciprocal rounded first, each product rounded in X's
 /// dtype, then NumPy's pairwise sum over the value array, in that dtype), which can differ in the
-/// last bit from the dense `sum/(nm)`. (Sparse X: see `scipy_sparse_mean`.) Everything else uses the f64-accumulated `sum/(nm)`.
-fn data_mean<T: Float>(x: DataRef<'_, T>, _compat: Compat) -> T {
-    T::from_f64(mean(x))
+/// last bit from the dense `sum/(nm)`. `Compat::Sklearn` on sparse X follows that rule; everything
+/// else uses the f64-accumulated `sum/(nm)`.
+fn data_mean<T: Float>(x: DataRef<'_, T>, compat: Compat) -> T {
+    match (compat, x) {
+        (Compat::Sklearn, DataRef::Sparse(s)) => {
+            let (n, m) = s.shape();
+            scipy_sparse_mean(s.values(), n, m)
+        }
+        _ => T::from_f64(mean(x)),
+    }
 }
 
 /// SciPy's `mean()` of an n x m sparse matrix with stored values `values` (CSR order, which is
 /// the order of SciPy's canonical `data`; see [`data_mean`]).
-#[expect(
-    dead_code,
-    reason = "used by data_mean once DataRef has its Sparse variant"
-)]
 pub(crate) fn scipy_sparse_mean<T: Float>(values: &[T], n: usize, m: usize) -> T {
     // 1/(nm) as Python computes `1. / (n*m)`: the integer converted to float64, then divided,
     // then (for float32 data) the scalar cast to float32.
@@ -427,5 +430,39 @@ mod tests {
             numpy_pairwise_sum(&[0.1, 0.2, 0.3], &|v| v),
             (0.0 + 0.1) + 0.2 + 0.3
         );
+    }
+
+    #[test]
+    fn sparse_mean_is_scipys_on_the_g_matrix() {
+        // SCALE.md A.6: SciPy's mean of G is 0.30353233333333335 (f64) and 0.30353236 (f32),
+        // NumPy's dense mean 0.3035323333333333.
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures-scale"
+        );
+        let Ok(bytes) = std::fs::read(format!("{dir}/g_X_dense.npy")) else {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "fixtures missing"
+            );
+            eprintln!("skipping: {dir} not found");
+            return;
+        };
+        // A 60 x 40 C-order float64 .npy: the data start after the 128-byte header.
+        let vals: Vec<f64> = bytes[128..]
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(vals.len(), 2400);
+        let x = Mat::from_fn(60, 40, |i, j| vals[i * 40 + j]);
+        let s = nmf_core::SparseMat::from_dense(x.as_ref()).unwrap();
+        let m = data_mean(DataRef::from(&s), Compat::Sklearn);
+        assert_eq!(m, 0.30353233333333335);
+        let s32 = s.map_values(|v| v as f32);
+        let m32 = data_mean(DataRef::from(&s32), Compat::Sklearn);
+        assert_eq!(m32.to_bits(), 1050372248);
+        // Native and dense keep the f64-accumulated sum / (nm).
+        let native: f64 = data_mean(DataRef::from(&s), Compat::Native);
+        assert!((native - mean(DataRef::from(&x))).abs() <= 1e-15);
     }
 }
