@@ -12,7 +12,9 @@ Usage:
       50 iterations at a time (mu keeps no state between calls, so this is the same run), until it
       reaches the target or MU_MAX iterations. Prints both times, init included.
 
-DTYPE is f32 or f64 (the data are cast once, before any timing).
+DTYPE is f32 or f64 (the data are cast once, before any timing). DATA may also be a sparse
+.npz (scipy.sparse.save_npz's format; bench-compare writes it with nmf-rs's writer): it is
+loaded as CSR, so scikit-learn factorizes the very matrix ours does (OFFSET must then be 0).
 """
 import json
 import os
@@ -20,11 +22,17 @@ import sys
 import time
 
 import numpy as np
+import scipy.sparse
 from sklearn.decomposition import _nmf
 
 
 def load(data, dtype, offset=0.0):
-    x = np.load(data).astype(np.float32 if dtype == "f32" else np.float64)
+    dt = np.float32 if dtype == "f32" else np.float64
+    if data.endswith(".npz"):
+        if offset:
+            raise SystemExit("an offset would make sparse data dense")
+        return scipy.sparse.load_npz(data).tocsr().astype(dt)
+    x = np.load(data).astype(dt)
     if offset:
         x = x + np.asarray(offset, dtype=x.dtype)
     return x

@@ -1,5 +1,5 @@
-//! Built-in and known datasets: the procedurally generated swimmer set, and the Olivetti faces
-//! read from a data folder.
+//! Built-in and known datasets: the procedurally generated swimmer set, the Olivetti faces
+//! read from a data folder, and a synthetic sparse [`corpus`] with planted topics.
 //!
 //! Loading never changes precision behind the caller's back: [`load`] gives `f32` data and refuses
 //! a float64 file (as [`io::read_npy`] does), and [`load_as`] reads at the precision asked for, so
@@ -11,6 +11,10 @@ use faer::Mat;
 use nmf_core::Float;
 
 use crate::io::{self, IoError};
+
+mod corpus;
+
+pub use corpus::{Corpus, CorpusSpec, corpus};
 
 /// A data matrix with what is known about it, in precision `T` (f32 unless asked otherwise).
 #[derive(Debug, Clone)]

@@ -26,6 +26,7 @@
 pub mod datasets;
 pub mod io;
 pub mod rank;
+pub mod vocab;
 
 pub use rank::{RankRow, select_rank};
 

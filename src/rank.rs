@@ -1,8 +1,8 @@
 //! Rank selection: for each k, several seeded fits, summarised by consensus stability
 //! (cophenetic correlation, dispersion), error, and the agreement of their bases.
 
-use faer::{Mat, MatRef};
-use nmf_core::Float;
+use faer::Mat;
+use nmf_core::{DataRef, Float};
 use nmf_init::Init;
 use nmf_metrics::{cluster, stability};
 use nmf_solvers::{NmfError, NmfParams};
@@ -37,11 +37,12 @@ pub struct RankRow {
 /// Runs `runs` fits for every k in `ks` from `template` (its k is replaced; each run uses
 /// `Init::Random` with seed 0, 1, ..., so runs differ and results are reproducible), calling
 /// `on_row` as each k finishes. Runs of one k go in parallel (rayon), each fit on one thread.
+/// `x` is dense (`x.as_ref()` of a `Mat`) or sparse (of a `SparseMat`).
 ///
 /// # Errors
 /// Any fit's error; `runs = 0`; labels of the wrong length.
-pub fn select_rank<T: Float>(
-    x: MatRef<'_, T>,
+pub fn select_rank<'a, T: Float>(
+    x: impl Into<DataRef<'a, T>>,
     ks: &[usize],
     runs: usize,
     template: &NmfParams<T>,
@@ -49,6 +50,7 @@ pub fn select_rank<T: Float>(
     mut on_row: impl FnMut(&RankRow),
 ) -> Result<Vec<RankRow>, NmfError> {
     use rayon::prelude::*;
+    let x: DataRef<'a, T> = x.into();
     if runs == 0 {
         return Err(nmf_core::CoreError::invalid("runs", 0, "at least 1").into());
     }

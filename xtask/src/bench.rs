@@ -6,6 +6,12 @@
 //! process after an untimed warm-up, then ours), configuration by configuration: this machine is
 //! a shared VM, and the minimum is the stable statistic. The roofline fraction is the "GEMM-achievable" time
 //! of one iteration divided by ours. `--equal-loss` adds the time-to-equal-loss measurement.
+//!
+//! Sparse data (`--dataset corpus`, the synthetic counts, or a `.npz`/`.mtx` file) is written
+//! once with our `.npz` writer and loaded by scipy on the other side, so both sides factorize
+//! the same CSR matrix; there the time-to-equal-loss is always measured, against scikit-learn
+//! cd's error after 200 iterations (`--equal-loss-iters`), and mu-is is skipped (Itakura-Saito
+//! needs X > 0, and a sparse matrix is mostly zeros).
 
 use std::io::Write;
 use std::num::NonZeroUsize;
@@ -16,8 +22,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use faer::{Mat, Par};
-use nmf::Float;
 use nmf::prelude::*;
+use nmf::{DataRef, Float, SparseMat};
 use serde::{Deserialize, Serialize};
 
 use crate::common::{self, DataFileArgs};
@@ -49,9 +55,13 @@ pub(crate) struct Args {
     /// Timed runs per side and configuration; the fastest counts.
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Also measure time to scikit-learn cd's error after 50 iterations (k = `--equal-loss-k`).
+    /// Also measure time to scikit-learn cd's error after `--equal-loss-iters` iterations
+    /// (k = `--equal-loss-k`); always on for sparse data.
     #[arg(long)]
     equal_loss: bool,
+    /// scikit-learn cd's iterations for `--equal-loss` (default: 50, 200 on sparse data).
+    #[arg(long)]
+    equal_loss_iters: Option<usize>,
     /// Components for `--equal-loss`.
     #[arg(long, default_value_t = 50)]
     equal_loss_k: usize,
@@ -175,6 +185,8 @@ struct GridEqual {
 #[derive(Serialize, Default)]
 struct Results {
     data: String,
+    /// Stored entries when the data is sparse.
+    nnz: Option<usize>,
     threads: usize,
     repeats: usize,
     rows: Vec<Row>,
@@ -185,8 +197,56 @@ struct Results {
 /// The settings every measurement needs, resolved from the command line.
 struct Setup<'a> {
     a: &'a Args,
+    /// The file scikit-learn reads (for sparse data, the `.npz` we wrote).
     data: PathBuf,
     par: Par,
+}
+
+/// The data matrix of both sides, in the benchmark's precision.
+enum Input<T> {
+    Dense(Mat<T>),
+    Sparse(SparseMat<T>),
+}
+
+impl<T: Float> Input<T> {
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            Input::Dense(x) => x.shape(),
+            Input::Sparse(x) => x.shape(),
+        }
+    }
+
+    fn data(&self) -> DataRef<'_, T> {
+        match self {
+            Input::Dense(x) => x.as_ref().into(),
+            Input::Sparse(x) => x.as_ref().into(),
+        }
+    }
+
+    /// Entries the products touch: every one when dense, the stored ones when sparse.
+    fn work(&self) -> usize {
+        match self {
+            Input::Dense(x) => x.nrows() * x.ncols(),
+            Input::Sparse(x) => x.nnz(),
+        }
+    }
+}
+
+/// Reads `--dataset` in precision `T`. Sparse data is written to `OUT/x.npz` with our writer,
+/// which is the file scikit-learn then reads: the same canonical CSR matrix on both sides.
+fn load<T: Float>(a: &Args) -> Result<(Input<T>, PathBuf)> {
+    if !a.data.is_sparse() {
+        let path = a.data.path()?;
+        return Ok((Input::Dense(nmf::io::read_npy(&path)?), path));
+    }
+    let x: SparseMat<T> = if a.data.dataset == "corpus" {
+        nmf::datasets::corpus().x.map_values(T::from_f64)
+    } else {
+        common::read_sparse_exact(Path::new(&a.data.dataset))?
+    };
+    let path = a.out.join("x.npz");
+    nmf::io::write_sparse(&path, &x)?;
+    Ok((Input::Sparse(x), path))
 }
 
 impl Setup<'_> {
@@ -202,8 +262,16 @@ impl Setup<'_> {
 /// On the faces' shape (400 x 4096, k = 10/50/200) these are docs/limits.md 3's figures: every
 /// product at the best rate measured for its exact shape, plus the fused elementwise work.
 /// Elsewhere a model: the iteration's multiply-adds at 85% of the 2-thread FMA peak (229.5
-/// GFLOP/s f32, 114.5 f64), which is optimistic for thin products.
-fn achievable(config: &str, n: usize, m: usize, k: usize, f64_data: bool) -> (f64, &'static str) {
+/// GFLOP/s f32, 114.5 f64), which is optimistic for thin products. `work` is the number of
+/// entries of X the products touch (`n·m` dense, nnz sparse: there the model ignores that
+/// sparse products are bound by memory, not arithmetic, so it is a loose bound).
+fn achievable(
+    config: &str,
+    (n, m): (usize, usize),
+    work: usize,
+    k: usize,
+    f64_data: bool,
+) -> (f64, &'static str) {
     let table: &[(&str, usize, f64, f64)] = &[
         // (config, k, f32 ms, f64 ms or NaN)
         ("mu-fro", 10, 0.57, f64::NAN),
@@ -220,6 +288,7 @@ fn achievable(config: &str, n: usize, m: usize, k: usize, f64_data: bool) -> (f6
         ("mu-is", 200, 20.4, f64::NAN),
     ];
     if (n, m) == (400, 4096)
+        && work == n * m
         && let Some(&(_, _, s, d)) = table.iter().find(|r| r.0 == config && r.1 == k)
     {
         let ms = if f64_data { d } else { s };
@@ -227,15 +296,20 @@ fn achievable(config: &str, n: usize, m: usize, k: usize, f64_data: bool) -> (f6
             return (ms * 1e-3, "docs/limits.md");
         }
     }
-    let (n, m, k) = (n as f64, m as f64, k as f64);
+    let (n, m, z, k) = (n as f64, m as f64, work as f64, k as f64);
     let macs = match config {
-        "mu-fro" => 2.0 * n * m * k + 2.0 * (n + m) * k * k,
-        "cd" => 2.0 * n * m * k + 2.0 * (n + m) * k * k,
-        "mu-kl" => 4.0 * n * m * k,
-        _ => 6.0 * n * m * k,
+        "mu-fro" => 2.0 * z * k + 2.0 * (n + m) * k * k,
+        "cd" => 2.0 * z * k + 2.0 * (n + m) * k * k,
+        "mu-kl" => 4.0 * z * k,
+        _ => 6.0 * z * k,
     };
     let peak = if f64_data { 114.5e9 } else { 229.5e9 };
-    (2.0 * macs / (0.85 * peak), "model")
+    let source = if work == n as usize * m as usize {
+        "model"
+    } else {
+        "model (nnz)"
+    };
+    (2.0 * macs / (0.85 * peak), source)
 }
 
 /// Rewrites bench.csv (with the csv crate, from [`Row`]) and bench.json.
@@ -265,29 +339,38 @@ pub(crate) fn run(a: Args) -> Result<()> {
 
 fn run_typed<T: Float>(a: Args) -> Result<()> {
     // Parsed before any measurement, so that a typo does not surface after minutes of work.
-    let configs: Vec<Config> = a
+    let mut configs: Vec<Config> = a
         .solver
         .iter()
         .filter(|s| !s.is_empty())
         .map(|s| s.parse())
         .collect::<Result<_>>()?;
+    let sparse = a.data.is_sparse();
+    if sparse && configs.contains(&Config::MuIs) {
+        eprintln!("note: mu-is skipped on sparse data (Itakura-Saito needs X > 0)");
+        configs.retain(|c| *c != Config::MuIs);
+    }
     if !matches!(a.grid_solver, SolverKind::Cd | SolverKind::Mu) {
         bail!("--grid-solver must be cd or mu, not {}", a.grid_solver);
     }
+    std::fs::create_dir_all(&a.out)?;
+    let (x0, data) = load::<T>(&a)?;
     let s = Setup {
         a: &a,
-        data: a.data.path()?,
+        data,
         par: common::par(a.threads.get()),
     };
-    let x0: Mat<T> = nmf::io::read_npy(&s.data)?;
-    std::fs::create_dir_all(&a.out)?;
     let mut res = Results {
         data: s.data.display().to_string(),
+        nnz: match &x0 {
+            Input::Sparse(x) => Some(x.nnz()),
+            Input::Dense(_) => None,
+        },
         threads: a.threads.get(),
         repeats: a.repeats,
         ..Default::default()
     };
-    print_header(&s, x0.shape());
+    print_header(&s, &x0);
     for &k in &a.components {
         for &cfg in &configs {
             let row = per_iteration(&s, &x0, cfg, k)?;
@@ -296,11 +379,14 @@ fn run_typed<T: Float>(a: Args) -> Result<()> {
             write_outputs(&a.out, &res)?;
         }
     }
-    if a.equal_loss {
+    if a.equal_loss || sparse {
         res.equal_loss = Some(equal_loss::<T>(&s, &x0)?);
     }
     if let Some(csv) = &a.grid_equal {
-        res.grid_equal = Some(grid_equal::<T>(&s, csv, &x0)?);
+        let Input::Dense(x0) = &x0 else {
+            bail!("--grid-equal takes dense data (its CSV comes from scripts/sklearn_grid.py)");
+        };
+        res.grid_equal = Some(grid_equal::<T>(&s, csv, x0)?);
     }
     write_outputs(&a.out, &res)?;
     println!(
@@ -311,10 +397,19 @@ fn run_typed<T: Float>(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn print_header(s: &Setup<'_>, (n, m): (usize, usize)) {
+fn print_header<T: Float>(s: &Setup<'_>, x: &Input<T>) {
     let a = s.a;
+    let (n, m) = x.shape();
+    let sparse = match x {
+        Input::Sparse(x) => format!(
+            ", sparse: {} stored, density {:.4}, CSR shared as .npz",
+            x.nnz(),
+            x.density()
+        ),
+        Input::Dense(_) => String::new(),
+    };
     println!(
-        "data {} ({n} x {m}, {}), {} iterations, tol 0, nndsvda start shared; ours on {} \
+        "data {} ({n} x {m}, {}{sparse}), {} iterations, tol 0, nndsvda start shared; ours on {} \
          thread(s); fastest of {} runs per side",
         s.data.display(),
         a.dtype,
@@ -337,15 +432,25 @@ fn print_header(s: &Setup<'_>, (n, m): (usize, usize)) {
 }
 
 fn print_row(row: &Row) -> Result<()> {
+    // The FMA-peak model says little about sparse products, which memory bounds: it stays in
+    // bench.csv (marked "model (nnz)") but the table does not suggest a roofline.
+    let (ach, roof) = if row.achievable_source == "model (nnz)" {
+        ("-".to_string(), "-".to_string())
+    } else {
+        (
+            format!("{:.3}ms", row.achievable_s_per_iter * 1e3),
+            format!("{:.0}%", row.roofline_fraction * 100.0),
+        )
+    };
     println!(
-        "{:<7} {:>4} {:>11.3}ms {:>9.3}ms {:>7.2}x {:>9.3}ms {:>8.0}% {:>12.4} {:>12.4}",
+        "{:<7} {:>4} {:>11.3}ms {:>9.3}ms {:>7.2}x {:>11} {:>9} {:>12.4} {:>12.4}",
         row.config,
         row.k,
         row.sklearn_s_per_iter * 1e3,
         row.ours_s_per_iter * 1e3,
         row.speedup,
-        row.achievable_s_per_iter * 1e3,
-        row.roofline_fraction * 100.0,
+        ach,
+        roof,
         row.sklearn_err,
         row.ours_err
     );
@@ -355,7 +460,7 @@ fn print_row(row: &Row) -> Result<()> {
 
 /// Seconds per iteration of both sides for one configuration and k, from scikit-learn's
 /// nndsvda start (written by the script, read here, so both start from the same factors).
-fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Mat<T>, cfg: Config, k: usize) -> Result<Row> {
+fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Input<T>, cfg: Config, k: usize) -> Result<Row> {
     let a = s.a;
     let (solver, loss, offset) = cfg.setup();
     let dir = a.out.join(format!("{}-k{k}-{}", cfg.name(), a.dtype));
@@ -380,7 +485,17 @@ fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Mat<T>, cfg: Config, k: usize) ->
     let w0: Mat<T> = nmf::io::read_npy(dir.join("W0.npy"))?;
     let h0: Mat<T> = nmf::io::read_npy(dir.join("H0.npy"))?;
     let (n, m) = x0.shape();
-    let x = Mat::from_fn(n, m, |i, j| x0[(i, j)] + T::from_f64(offset));
+    // Only dense data takes an offset (mu-is was dropped for sparse data).
+    let shifted = match x0 {
+        Input::Dense(x0) if offset != 0.0 => {
+            Some(Mat::from_fn(n, m, |i, j| x0[(i, j)] + T::from_f64(offset)))
+        }
+        _ => None,
+    };
+    let x = match &shifted {
+        Some(x) => x.as_ref().into(),
+        None => x0.data(),
+    };
     let params = Nmf::params(k)
         .solver(solver)
         .loss(loss)
@@ -391,11 +506,11 @@ fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Mat<T>, cfg: Config, k: usize) ->
         .par(s.par);
     let (mut best, mut err) = (f64::INFINITY, f64::NAN);
     for _ in 0..a.repeats {
-        let model = params.fit(x.as_ref())?;
+        let model = params.fit(x)?;
         best = best.min(model.report().seconds_per_iter());
         err = model.report().reconstruction_err;
     }
-    let (ach, source) = achievable(cfg.name(), n, m, k, T::NAME == "float64");
+    let (ach, source) = achievable(cfg.name(), (n, m), x0.work(), k, T::NAME == "float64");
     Ok(Row {
         config: cfg.name().to_string(),
         dtype: a.dtype.clone(),
@@ -412,13 +527,17 @@ fn per_iteration<T: Float>(s: &Setup<'_>, x0: &Mat<T>, cfg: Config, k: usize) ->
     })
 }
 
-/// Our time to scikit-learn cd's error after 50 iterations: our NNDSVDa and cd (with extra
+/// Our time to scikit-learn cd's error after `--equal-loss-iters` iterations (default 50, 200
+/// on sparse data): our NNDSVDa and cd (with extra
 /// sweeps per product, see `NmfParams::inner_sweeps`), stopped by an observer at the target,
 /// timed from the call to `fit` (validation, init, loop and final error included).
-fn equal_loss<T: Float>(s: &Setup<'_>, x: &Mat<T>) -> Result<EqualLoss> {
+fn equal_loss<T: Float>(s: &Setup<'_>, x: &Input<T>) -> Result<EqualLoss> {
     let a = s.a;
     let k = a.equal_loss_k;
-    let cd_iters = 50;
+    let cd_iters = a.equal_loss_iters.unwrap_or(match x {
+        Input::Dense(_) => 50,
+        Input::Sparse(_) => 200,
+    });
     let sk = s.sklearn(&[
         "equal-loss".into(),
         s.data.display().to_string(),
@@ -445,7 +564,7 @@ fn equal_loss<T: Float>(s: &Setup<'_>, x: &Mat<T>) -> Result<EqualLoss> {
     let (mut best, mut iters, mut err) = (f64::INFINITY, 0, f64::NAN);
     for _ in 0..a.repeats {
         let t0 = Instant::now();
-        let model = params.fit_with(x.as_ref(), &mut |info| match info.objective {
+        let model = params.fit_with(x.data(), &mut |info| match info.objective {
             Some(o) if (2.0 * o.max(0.0)).sqrt() <= target => ControlFlow::Break(()),
             _ => ControlFlow::Continue(()),
         })?;

@@ -1,5 +1,6 @@
-//! What several commands share: the meaning of `--dataset`, `--data-home` and `--threads`, and
-//! the number format of the CSV files they write.
+//! What several commands share: the meaning of `--dataset`, `--data-home`, `--vocab` and
+//! `--threads`, the loaded data (dense images or sparse counts, [`Input`]), and the number
+//! format of the CSV files they write.
 //!
 //! Every command names its data `--dataset` and its parallelism `--threads`; the data flags are
 //! declared once here and flattened into each command, so the spelling and the meaning cannot
@@ -7,40 +8,196 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
-use faer::Par;
+use anyhow::{Context, Result, bail};
+use faer::{Mat, Par};
 use nmf::datasets::Dataset;
+use nmf::{DataRef, Float, SparseMat};
 
-/// `--dataset` and `--data-home` of the commands that fit in Rust only (default: swimmer).
+/// `--dataset`, `--data-home` and `--vocab` of the commands that fit in Rust only (default:
+/// swimmer).
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct DatasetArgs {
-    /// `swimmer` (built in, the default), `olivetti` (from --data-home), or a .npy/.csv file.
+    /// `swimmer` (built in, the default), `olivetti` (from --data-home), `corpus` (built in:
+    /// synthetic word counts with 8 planted topics, sparse), a dense .npy/.csv file, or a
+    /// sparse .npz (scipy) / .mtx (MatrixMarket) file of counts.
     #[arg(long, default_value = "swimmer")]
     pub dataset: String,
     /// Folder holding olivetti_faces.npy (default: $NMF_DATA_HOME, else ../shared/data).
     #[arg(long, env = "NMF_DATA_HOME")]
     pub data_home: Option<PathBuf>,
+    /// Vocabulary of sparse data (one term per line, or JSON): names the top words of each
+    /// component. Default: the file beside the data (NAME_meta.json for NAME_counts.npz).
+    #[arg(long)]
+    pub vocab: Option<PathBuf>,
+}
+
+/// A command's data matrix: dense (images, .npy/.csv) or sparse (counts, .npz/.mtx).
+pub(crate) enum Matrix {
+    Dense(Mat<f32>),
+    Sparse(SparseMat<f32>),
+}
+
+/// A loaded dataset with what is known about it.
+pub(crate) struct Input {
+    /// Short name (`swimmer`, `corpus`, or the file stem).
+    pub name: String,
+    pub x: Matrix,
+    /// (height, width) when each row is an image.
+    pub image_shape: Option<(usize, usize)>,
+    /// Class labels of the samples, when known.
+    pub labels: Option<Vec<i64>>,
+    /// The term of every column, for sparse count data with a vocabulary.
+    pub vocabulary: Option<Vec<String>>,
+    /// Planted topics (topics x terms) when known: the synthetic corpus.
+    pub topics: Option<Mat<f64>>,
+}
+
+impl Input {
+    pub fn shape(&self) -> (usize, usize) {
+        match &self.x {
+            Matrix::Dense(m) => m.shape(),
+            Matrix::Sparse(s) => s.shape(),
+        }
+    }
+
+    pub fn nrows(&self) -> usize {
+        self.shape().0
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.shape().1
+    }
+
+    pub fn is_sparse(&self) -> bool {
+        matches!(self.x, Matrix::Sparse(_))
+    }
+
+    /// The matrix as the library's fits take it.
+    pub fn data(&self) -> DataRef<'_, f32> {
+        match &self.x {
+            Matrix::Dense(m) => m.as_ref().into(),
+            Matrix::Sparse(s) => s.as_ref().into(),
+        }
+    }
+}
+
+impl From<Dataset> for Input {
+    fn from(d: Dataset) -> Self {
+        Input {
+            name: d.name,
+            x: Matrix::Dense(d.x),
+            image_shape: d.image_shape,
+            labels: d.labels,
+            vocabulary: None,
+            topics: None,
+        }
+    }
+}
+
+/// Whether `p` names a sparse matrix file (by extension, as the reader decides too).
+pub(crate) fn is_sparse_file(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz") || e.eq_ignore_ascii_case("mtx"))
+}
+
+/// The built-in synthetic corpus, as f32 counts (integers, so exact), with its vocabulary and
+/// planted topics.
+pub(crate) fn corpus_input() -> Input {
+    let c = nmf::datasets::corpus();
+    Input {
+        name: "corpus".into(),
+        x: Matrix::Sparse(c.x.map_values(|v| v as f32)),
+        image_shape: None,
+        labels: None,
+        vocabulary: Some(c.vocabulary),
+        topics: Some(c.topics),
+    }
 }
 
 impl DatasetArgs {
     /// Loads the dataset; an unknown name that is not a file gets a one-line hint.
-    pub fn load(&self) -> Result<Dataset> {
+    pub fn load(&self) -> Result<Input> {
         let home = self.data_home.as_deref();
-        Ok(match self.dataset.as_str() {
-            name @ ("swimmer" | "olivetti") => nmf::datasets::load(name, home)?,
-            p if Path::new(p).exists() => nmf::datasets::load(p, None)?,
+        let mut input = match self.dataset.as_str() {
+            name @ ("swimmer" | "olivetti") => nmf::datasets::load(name, home)?.into(),
+            "corpus" => corpus_input(),
+            p if Path::new(p).exists() && is_sparse_file(Path::new(p)) => {
+                let path = Path::new(p);
+                let x = read_sparse_exact::<f32>(path)?;
+                Input {
+                    name: stem(path),
+                    x: Matrix::Sparse(x),
+                    image_shape: None,
+                    labels: None,
+                    vocabulary: match nmf::vocab::vocabulary_beside(path) {
+                        Some(v) if self.vocab.is_none() => Some(read_vocab(&v)?),
+                        _ => None,
+                    },
+                    topics: None,
+                }
+            }
+            p if Path::new(p).exists() => nmf::datasets::load(p, None)?.into(),
             p => bail!(
-                "--dataset: {p:?} is neither swimmer, olivetti nor an existing .npy/.csv file"
+                "--dataset: {p:?} is neither swimmer, olivetti, corpus nor an existing .npy/.csv/.npz/.mtx file"
             ),
-        })
+        };
+        if let Some(v) = &self.vocab {
+            input.vocabulary = Some(read_vocab(v)?);
+        }
+        if let Some(v) = &input.vocabulary
+            && v.len() != input.ncols()
+        {
+            bail!(
+                "--vocab: {} terms for {} columns of {}",
+                v.len(),
+                input.ncols(),
+                input.name
+            );
+        }
+        Ok(input)
     }
+}
+
+/// A sparse file in precision `T`. Count files are often stored as float64 although every
+/// value is a small integer: those are narrowed, since no value changes; a float64 file with a
+/// value `T` cannot hold exactly is refused, as the reader refuses it.
+pub(crate) fn read_sparse_exact<T: Float>(path: &Path) -> Result<SparseMat<T>> {
+    match nmf::io::read_sparse::<T>(path) {
+        Err(nmf::io::IoError::Dtype { .. }) => {
+            let x = nmf::io::read_sparse::<f64>(path)?;
+            if let Some(v) = x.values().iter().find(|&&v| T::from_f64(v).to_f64() != v) {
+                bail!(
+                    "{}: float64 value {v} is not exactly a {} (only exact values, such as counts, are narrowed)",
+                    path.display(),
+                    T::NAME
+                );
+            }
+            Ok(x.map_values(T::from_f64))
+        }
+        other => Ok(other?),
+    }
+}
+
+fn read_vocab(p: &Path) -> Result<Vec<String>> {
+    nmf::vocab::read_vocabulary(p)
+        .with_context(|| format!("reading the vocabulary {}", p.display()))
+}
+
+/// A file's stem, as dataset names are.
+pub(crate) fn stem(p: &Path) -> String {
+    p.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("data")
+        .to_string()
 }
 
 /// `--dataset` and `--data-home` of the commands that hand the data to scikit-learn as a file
 /// (default: the Olivetti faces).
 #[derive(clap::Args, Clone, Debug)]
 pub(crate) struct DataFileArgs {
-    /// `olivetti` (olivetti_faces.npy in --data-home, the default) or a .npy file.
+    /// `olivetti` (olivetti_faces.npy in --data-home, the default) or a .npy file;
+    /// bench-compare also takes sparse data: `corpus` (built in) or a .npz/.mtx file.
     // `--data` was this flag's name before every command said `--dataset`.
     #[arg(long, alias = "data", default_value = "olivetti")]
     pub dataset: String,
@@ -50,6 +207,11 @@ pub(crate) struct DataFileArgs {
 }
 
 impl DataFileArgs {
+    /// Whether `--dataset` is sparse: the built-in corpus or a .npz/.mtx file.
+    pub fn is_sparse(&self) -> bool {
+        self.dataset == "corpus" || is_sparse_file(Path::new(&self.dataset))
+    }
+
     /// The .npy file behind `--dataset`.
     pub fn path(&self) -> Result<PathBuf> {
         Ok(match self.dataset.as_str() {

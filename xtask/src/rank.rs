@@ -103,9 +103,9 @@ pub(crate) fn run(a: Args) -> Result<()> {
         None => data.labels.clone(),
     };
     if let Some(l) = &labels
-        && l.len() != data.x.nrows()
+        && l.len() != data.nrows()
     {
-        bail!("{} labels for {} samples", l.len(), data.x.nrows());
+        bail!("{} labels for {} samples", l.len(), data.nrows());
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let csv_path = a.out.join("rank_selection.csv");
@@ -114,7 +114,7 @@ pub(crate) fn run(a: Args) -> Result<()> {
     let mut failure = None;
     let mut select = || {
         nmf::select_rank(
-            data.x.as_ref(),
+            data.data(),
             &a.components,
             a.runs.get(),
             &template,
@@ -141,12 +141,13 @@ pub(crate) fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn print_header(a: &Args, data: &nmf::datasets::Dataset) {
+fn print_header(a: &Args, data: &crate::common::Input) {
     println!(
-        "{} ({} x {}), {} runs per k, {}",
+        "{} ({} x {}{}), {} runs per k, {}",
         data.name,
-        data.x.nrows(),
-        data.x.ncols(),
+        data.nrows(),
+        data.ncols(),
+        if data.is_sparse() { ", sparse" } else { "" },
         a.runs,
         a.solver
     );

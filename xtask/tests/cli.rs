@@ -36,6 +36,20 @@ fn every_command_takes_the_shared_names() {
         );
     }
     assert!(parses(&["bench-compare", "--solver", "cd,mu-kl"]));
+    // Sparse data and its vocabulary.
+    assert!(parses(&[
+        "bench-compare",
+        "--dataset",
+        "corpus",
+        "--equal-loss-iters",
+        "200"
+    ]));
+    for cmd in ["grid-search", "rank-select"] {
+        assert!(
+            parses(&[cmd, "--dataset", "x.npz", "--vocab", "v.txt"]),
+            "{cmd}"
+        );
+    }
 }
 
 #[test]

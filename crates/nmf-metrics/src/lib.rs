@@ -9,7 +9,9 @@
 //! - [`cluster`]: labels by argmax of W, connectivity and consensus over runs, cophenetic
 //!   correlation (average linkage), dispersion, purity and entropy (0·log 0 = 0);
 //! - [`stability`]: component matching between fits (Hungarian on cosine similarity), an
-//!   Amari-type distance, and the parts-based quality of a basis.
+//!   Amari-type distance, and the parts-based quality of a basis;
+//! - [`topics`]: recovery of planted topics (Hungarian-matched cosine) and each component's
+//!   top terms.
 //!
 //! ```
 //! use faer::mat;
@@ -27,6 +29,9 @@ pub mod cluster;
 pub mod error;
 pub mod sparseness;
 pub mod stability;
+pub mod topics;
+
+pub use topics::{TopicMatch, top_terms, topic_recovery};
 
 /// The errors of this crate are nmf-core's.
 pub use nmf_core::CoreError;

@@ -10,14 +10,13 @@ use std::fmt::Write as _;
 
 use anyhow::{Result, anyhow, bail};
 use faer::{MatRef, Par};
-use nmf::datasets::Dataset;
 use nmf::init::Factors;
 use nmf::prelude::*;
 use nmf::{CoreError, NmfError, NmfParams};
 use serde_json::json;
 
 use super::args::Args;
-use crate::common;
+use crate::common::{self, Input, Matrix};
 
 /// One grid point.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,7 +65,7 @@ impl Point {
 
 /// Validated settings.
 pub(crate) struct Plan {
-    pub data: Dataset,
+    pub data: Input,
     pub k: usize,
     /// Threads: grid points fitted at once.
     pub threads: usize,
@@ -75,8 +74,8 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub fn x(&self) -> MatRef<'_, f32> {
-        self.data.x.as_ref()
+    pub fn x(&self) -> DataRef<'_, f32> {
+        self.data.data()
     }
 
     /// The shared start of every point (and of every chain with `--warm-start`). Its errors
@@ -106,17 +105,26 @@ pub(crate) fn plan(a: &Args) -> Result<Plan> {
             .map_err(|e| anyhow!("--target-sparseness: {e}"))?;
     }
     let data = a.data.load()?;
-    let k = a
-        .components
-        .unwrap_or(if data.name == "swimmer" { 17 } else { 50 });
-    nmf::check::ensure_data("X", data.x.as_ref()).map_err(|e| anyhow!("--dataset: {e}"))?;
+    // Swimmer has 17 parts and the synthetic corpus its planted topics.
+    let k = a.components.unwrap_or(match &data.topics {
+        Some(t) => t.nrows(),
+        None if data.name == "swimmer" => 17,
+        None => 50,
+    });
+    // (A sparse matrix was validated when it was built.)
+    if let Matrix::Dense(x) = &data.x {
+        nmf::check::ensure_data("X", x.as_ref()).map_err(|e| anyhow!("--dataset: {e}"))?;
+    }
     for pt in points(a) {
         pt.params(a, k)
             .check()
             .map_err(|e| anyhow!("{}: {e}", flag_of(&e)))?;
     }
     Ok(Plan {
-        hash: sha256(data.x.as_ref()),
+        hash: match &data.x {
+            Matrix::Dense(x) => sha256(x.as_ref()),
+            Matrix::Sparse(x) => sha256_sparse(x),
+        },
         data,
         k,
         threads: a.threads.map_or_else(common::all_cores, |n| n.get()),
@@ -153,6 +161,29 @@ fn sha256(x: MatRef<'_, f32>) -> String {
         for j in 0..m {
             h.update(x[(i, j)].to_le_bytes());
         }
+    }
+    h.finalize().iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The same for sparse data: shape, then the canonical CSR arrays (a different stream from the
+/// dense one, so the same matrix stored both ways does not resume the other's run).
+fn sha256_sparse(x: &nmf::SparseMat<f32>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"csr");
+    h.update((x.nrows() as u64).to_le_bytes());
+    h.update((x.ncols() as u64).to_le_bytes());
+    for &p in x.row_ptr() {
+        h.update((p as u64).to_le_bytes());
+    }
+    for &j in x.col_indices() {
+        h.update(j.to_le_bytes());
+    }
+    for &v in x.values() {
+        h.update(v.to_le_bytes());
     }
     h.finalize().iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
@@ -213,7 +244,7 @@ pub(crate) fn chains(todo: &[Point]) -> Vec<Vec<Point>> {
 /// The configuration a results folder belongs to (everything that changes a row).
 pub(crate) fn config_json(a: &Args, p: &Plan) -> serde_json::Value {
     json!({
-        "dataset": p.data.name, "dataset_sha256": p.hash, "shape": [p.data.x.nrows(), p.data.x.ncols()],
+        "dataset": p.data.name, "dataset_sha256": p.hash, "shape": [p.data.nrows(), p.data.ncols()],
         "k": p.k, "solvers": a.solver.iter().map(|s| s.name()).collect::<Vec<_>>(),
         "loss": a.loss.to_string(), "init": a.init.name(), "alpha_w": a.alpha_w.0, "l1_ratio": a.l1_ratio.0,
         "alpha_h": a.alpha_h.to_string(), "pg_sparseness": a.pg_sparseness.0, "max_iter": a.max_iter,

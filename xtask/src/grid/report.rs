@@ -1,6 +1,6 @@
 //! `report.html` and its pictures: a heatmap per solver and measure, the chosen points (the
-//! sparsest, the unregularised one, the Pareto knee) refitted for their basis galleries and
-//! sparseness histogram, and a table of every point.
+//! sparsest, the unregularised one, the Pareto knee) refitted for their basis galleries (image
+//! data) or top words (sparse count data) and sparseness histogram, and a table of every point.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,7 +16,10 @@ use super::rows::Row;
 use super::run::{self, Outcome};
 use crate::draw;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{image-rendering:pixelated;margin:4px;border:1px solid #ddd}.dead{color:#999}";
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}img{image-rendering:pixelated;margin:4px;border:1px solid #ddd}.dead{color:#999}td.words{text-align:left;font-family:monospace}";
+
+/// Top words listed per component for sparse data.
+const TOP_WORDS: usize = 10;
 
 /// Writes `report.html` and its pictures into `--out`; returns the number of pictures.
 pub(crate) fn write(a: &Args, plan: &Plan, outcome: &Outcome) -> Result<usize> {
@@ -132,8 +135,8 @@ impl Report<'_> {
             self.html,
             "<h1>Grid search: {} ({} x {}), k = {}</h1><p>loss {}, init {}, max_iter {}, tol {}, seed {}, alpha_H {}. {points} points, {collapsed} collapsed (a factor driven to zero; greyed out and excluded from the choices below). Raw data: <a href=\"results.csv\">results.csv</a>, manifest: <a href=\"summary.json\">summary.json</a>.</p>",
             plan.data.name,
-            plan.data.x.nrows(),
-            plan.data.x.ncols(),
+            plan.data.nrows(),
+            plan.data.ncols(),
             plan.k,
             a.loss,
             a.init.name(),
@@ -217,6 +220,7 @@ impl Report<'_> {
             "<h2>Chosen points</h2><table><tr><th>point</th><th>solver</th><th>alpha_W</th><th>alpha_H</th><th>l1_ratio</th><th>pg target</th><th>error</th><th>basis sparseness mean/min/max</th><th>scikit-learn</th></tr>"
         );
         let mut hists = Vec::new();
+        let mut words = Vec::new();
         for (label, r) in chosen {
             let (w0, h0) = (&outcome.start.w, &outcome.start.h);
             let (_, (_, h)) = run::fit_point(self.a, self.plan, w0, h0, &r.point())?;
@@ -226,6 +230,8 @@ impl Report<'_> {
                 plots::gallery(&self.out.join(&name), h.as_ref(), ih, iw, &sp)?;
                 self.pictures += 1;
                 let _ = writeln!(self.html, "<!-- gallery {label} -->");
+            } else if self.plan.data.is_sparse() {
+                words.push(self.top_words(label, h.as_ref(), &sp)?);
             }
             hists.push(sp);
             self.chosen_row(label, r);
@@ -239,6 +245,9 @@ impl Report<'_> {
                 );
             }
         }
+        for w in words {
+            self.html.push_str(&w);
+        }
         if !hists.is_empty() {
             plots::histogram(&self.out.join("histogram.png"), &hists)?;
             self.pictures += 1;
@@ -250,6 +259,58 @@ impl Report<'_> {
             );
         }
         Ok(())
+    }
+
+    /// The top words of every component of one chosen point, as an HTML section (returned, to
+    /// follow the chosen points' table) and as `top_words_LABEL.csv`; with planted topics
+    /// (the synthetic corpus), how well they are recovered.
+    fn top_words(&self, label: &str, h: faer::MatRef<'_, f32>, sp: &[f64]) -> Result<String> {
+        let data = &self.plan.data;
+        // Without a vocabulary the columns are named by number.
+        let vocab = data.vocabulary.as_deref().unwrap_or(&[]);
+        let words = nmf::vocab::top_words(h, vocab, TOP_WORDS);
+        let mut csv = csv::Writer::from_path(self.out.join(format!("top_words_{label}.csv")))?;
+        csv.write_record(["component", "sparseness", "top_words"])?;
+        let mut html = format!(
+            "<h3>Top words: {label}</h3><p>The {TOP_WORDS} largest entries of each row of H{}, largest first; the component's sparseness beside it. Also in <a href=\"top_words_{label}.csv\">top_words_{label}.csv</a>.</p>",
+            if data.vocabulary.is_some() {
+                ""
+            } else {
+                " (no vocabulary: columns by number; pass --vocab)"
+            }
+        );
+        if let Some(topics) = &data.topics {
+            let m = metrics::topic_recovery(h, topics.as_ref())?;
+            let _ = write!(
+                html,
+                "<p>Topic recovery: mean matched cosine with the {} planted topics {:.3} (per topic: {}).</p>",
+                topics.nrows(),
+                m.mean,
+                m.cosines
+                    .iter()
+                    .map(|c| format!("{c:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        html.push_str("<table><tr><th>component</th><th>sparseness</th><th>top words</th></tr>");
+        for (t, w) in words.iter().enumerate() {
+            let list = if w.is_empty() {
+                "(dead: all zero)".to_string()
+            } else {
+                w.join(" ")
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{t}</td><td>{:.3}</td><td class=\"words\">{}</td></tr>",
+                sp[t],
+                escape(&list)
+            );
+            csv.write_record([t.to_string(), format!("{:.3}", sp[t]), list])?;
+        }
+        csv.flush()?;
+        html.push_str("</table>\n");
+        Ok(html)
     }
 
     /// One chosen point, with the scikit-learn call that reproduces it.
@@ -327,4 +388,12 @@ impl Report<'_> {
             );
         }
     }
+}
+
+/// `text` safe inside HTML (vocabularies are data: a term may hold `<` or `&`).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -38,8 +38,8 @@ pub(crate) fn run_grid(a: &Args, plan: &Plan) -> Result<Outcome> {
     eprintln!(
         "grid-search: {} ({} x {}), k = {}, {} points ({} already done), {} job(s), output {}",
         plan.data.name,
-        plan.data.x.nrows(),
-        plan.data.x.ncols(),
+        plan.data.nrows(),
+        plan.data.ncols(),
         plan.k,
         all.len(),
         all.len() - todo.len(),
@@ -330,7 +330,7 @@ fn zero_fraction(f: MatRef<'_, f32>) -> f64 {
 }
 
 /// The fit died: ‖W·H‖ is negligible next to ‖X‖, or every component is dead.
-fn collapsed(x: MatRef<'_, f32>, w: MatRef<'_, f32>, h: MatRef<'_, f32>) -> bool {
+fn collapsed(x: DataRef<'_, f32>, w: MatRef<'_, f32>, h: MatRef<'_, f32>) -> bool {
     // ‖WH‖² = <WᵀW, HHᵀ>: k x k products instead of the n x m one.
     let wh = {
         let wtw = w.transpose() * w;
@@ -340,7 +340,7 @@ fn collapsed(x: MatRef<'_, f32>, w: MatRef<'_, f32>, h: MatRef<'_, f32>) -> bool
             .max(0.0)
             .sqrt()
     };
-    let xn = nmf::kernels::squared_norm(x).sqrt();
+    let xn = x.squared_norm().sqrt();
     let all_dead = (0..w.ncols())
         .all(|t| w.col(t).iter().all(|&v| v == 0.0) || h.row(t).iter().all(|&v| v == 0.0));
     wh < 1e-3 * xn || all_dead
