@@ -61,16 +61,14 @@ impl<'a, T: Float> SparseRef<'a, T> {
         let c = op.ncols();
         let q = op.nrows();
         let d = depth(par, val.len() * c);
-        let leaves = 1usize << d;
-        let need = q * c + leaves * c;
-        self.mat().with_scratch(need, |s| {
-            let (panel, accs) = s.split_at_mut(q * c);
-            to_panel(op, panel);
+        let cp = padded(c);
+        self.mat().with_scratch(q * cp, |panel| {
+            to_panel(op, panel, cp);
             let panel = &*panel;
-            let leaf = |dst: MatMut<'_, T>, first: usize, acc: &mut [T]| {
-                gather_leaf(ptr, idx, val, first, panel, c, dst, acc);
+            let leaf = |dst: MatMut<'_, T>, first: usize, _: &mut [T]| {
+                gather_leaf(ptr, idx, val, first, panel, c, dst);
             };
-            split(dst, 0, ptr.len() - 1, ptr, d, accs, c, &leaf);
+            split(dst, 0, ptr.len() - 1, ptr, d, &mut [], 0, &leaf);
         });
     }
 
@@ -95,15 +93,16 @@ impl<'a, T: Float> SparseRef<'a, T> {
         let leaves = 1usize << d;
         // Only `v` is read in random order and needs the panel; each `u_p` is read once, into
         // a per-task buffer beside the accumulator (no n x k copy of W).
-        let need = q * c + leaves * 2 * c;
+        let cp = padded(c);
+        let need = q * cp + leaves * 2 * cp;
         self.mat().with_scratch(need, |s| {
-            let (vp, accs) = s.split_at_mut(q * c);
-            to_panel(v, vp);
+            let (vp, accs) = s.split_at_mut(q * cp);
+            to_panel(v, vp, cp);
             let vp = &*vp;
             let leaf = |dst: MatMut<'_, T>, first: usize, acc: &mut [T]| {
                 fused_leaf(ptr, idx, val, first, u, vp, c, beta, dst, acc);
             };
-            split(dst, 0, ptr.len() - 1, ptr, d, accs, 2 * c, &leaf);
+            split(dst, 0, ptr.len() - 1, ptr, d, accs, 2 * cp, &leaf);
         });
     }
 
@@ -120,18 +119,19 @@ impl<'a, T: Float> SparseRef<'a, T> {
         let c = w.ncols();
         let (n, m) = self.shape();
         let parallel = depth(par, val.len() * c) > 0;
-        self.mat().with_scratch((n + m) * c, |s| {
-            let (up, vp) = s.split_at_mut(n * c);
-            to_panel(w, up);
-            to_panel(h.transpose(), vp);
+        let cp = padded(c);
+        self.mat().with_scratch((n + m) * cp, |s| {
+            let (up, vp) = s.split_at_mut(n * cp);
+            to_panel(w, up, cp);
+            to_panel(h.transpose(), vp, cp);
             let (up, vp) = (&*up, &*vp);
             let leaf = |rows: Range<usize>| {
                 let mut acc = [0.0f64; 3];
                 for i in rows {
-                    let ui = &up[i * c..(i + 1) * c];
+                    let ui = &up[i * cp..(i + 1) * cp];
                     for e in ptr[i]..ptr[i + 1] {
                         let j = idx[e] as usize;
-                        let y = dot(ui, &vp[j * c..(j + 1) * c]);
+                        let y = dot(ui, &vp[j * cp..(j + 1) * cp]);
                         f(&mut acc, val[e].to_f64(), y.to_f64());
                     }
                 }
@@ -180,12 +180,25 @@ impl<'a, T: Float> SparseRef<'a, T> {
     }
 }
 
-/// Copies `a` (`q x c`, any strides) into `panel` row by row (`panel[i*c + t] = a[i, t]`).
-fn to_panel<T: Float>(a: MatRef<'_, T>, panel: &mut [T]) {
+/// `c` rounded up to whole [`LANES`]: panel rows are padded with zeros so every kernel loads
+/// whole vectors (the zeros add exact zeros).
+fn padded(c: usize) -> usize {
+    c.div_ceil(LANES) * LANES
+}
+
+/// Copies `a` (`q x c`, any strides) into `panel` row by row with row stride `cp >= c`
+/// (`panel[i*cp + t] = a[i, t]`, zeros after `c`).
+fn to_panel<T: Float>(a: MatRef<'_, T>, panel: &mut [T], cp: usize) {
     let c = a.ncols();
+    if cp == 0 {
+        return;
+    }
+    for row in panel.chunks_exact_mut(cp).take(a.nrows()) {
+        row[c..].fill(T::ZERO);
+    }
     for t in 0..c {
         let col = a.col(t);
-        for (i, dst) in panel.chunks_exact_mut(c.max(1)).enumerate().take(a.nrows()) {
+        for (i, dst) in panel.chunks_exact_mut(cp).enumerate().take(a.nrows()) {
             dst[t] = col[i];
         }
     }
@@ -293,8 +306,36 @@ fn tree(
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
+/// Widest output block kept in registers by the gather (4 AVX-512 f64 vectors).
+const BLOCK: usize = 4 * LANES;
+
+/// One output row of a gather, columns `off..off + N` of the padded panel, accumulated in a
+/// local array the compiler keeps in registers (a slice accumulator in memory would make
+/// every stored entry wait on the previous entry's store).
+#[inline(always)]
+fn gather_block<T: Float, const N: usize>(
+    idx: &[u32],
+    val: &[T],
+    panel: &[T],
+    cp: usize,
+    off: usize,
+) -> [T; N] {
+    let mut acc = [T::ZERO; N];
+    for (&q, &x) in idx.iter().zip(val) {
+        let start = q as usize * cp + off;
+        let row: &[T; N] = panel[start..start + N]
+            .try_into()
+            .expect("panel rows are padded");
+        for l in 0..N {
+            acc[l] += x * row[l];
+        }
+    }
+    acc
+}
+
 crate::multiversion! {
-/// Majors `first..first + dst.nrows()` of a gather (see [`SparseRef::gather`]).
+/// Majors `first..first + dst.nrows()` of a gather (see [`SparseRef::gather`]): each output
+/// row in blocks of up to [`BLOCK`] columns, entries in stored order within each block.
 fn gather_leaf<T: Float>(
     ptr: &[usize],
     idx: &[u32],
@@ -303,22 +344,61 @@ fn gather_leaf<T: Float>(
     panel: &[T],
     c: usize,
     dst: MatMut<'_, T>,
-    acc: &mut [T],
 ) {
     let mut dst = dst;
+    let cp = padded(c);
     for pp in 0..dst.nrows() {
         let p = first + pp;
-        acc.fill(T::ZERO);
-        for e in ptr[p]..ptr[p + 1] {
-            let x = val[e];
-            let q = idx[e] as usize;
-            axpy(acc, x, &panel[q * c..(q + 1) * c]);
-        }
-        for (t, &a) in acc.iter().enumerate() {
-            dst[(pp, t)] = a;
+        let (ix, vx) = (&idx[ptr[p]..ptr[p + 1]], &val[ptr[p]..ptr[p + 1]]);
+        let mut off = 0;
+        while off < c {
+            let width = (cp - off).min(BLOCK);
+            let mut put = |acc: &[T]| {
+                for (t, &a) in acc.iter().enumerate().take(c - off) {
+                    dst[(pp, off + t)] = a;
+                }
+            };
+            match width {
+                LANES => put(&gather_block::<T, LANES>(ix, vx, panel, cp, off)),
+                16 => put(&gather_block::<T, 16>(ix, vx, panel, cp, off)),
+                24 => put(&gather_block::<T, 24>(ix, vx, panel, cp, off)),
+                _ => put(&gather_block::<T, BLOCK>(ix, vx, panel, cp, off)),
+            }
+            off += width;
         }
     }
 }
+}
+
+/// One output row of the fused pass for `c <= N` (padded panel rows of `N`): `u`, the
+/// accumulator and each `v_q` in registers.
+#[inline(always)]
+fn fused_row<T: Float, const N: usize>(
+    idx: &[u32],
+    val: &[T],
+    u: &[T; N],
+    vp: &[T],
+    beta: f64,
+) -> [T; N] {
+    let eps = T::from_f64(SKLEARN_EPS);
+    let mut acc = [T::ZERO; N];
+    for (&q, &x) in idx.iter().zip(val) {
+        let start = q as usize * N;
+        let v: &[T; N] = vp[start..start + N]
+            .try_into()
+            .expect("panel rows are padded");
+        let y = dot(u, v);
+        let s = if beta == 1.0 {
+            x / if y < eps { eps } else { y }
+        } else {
+            let ys = if beta < 2.0 && y < eps { eps } else { y };
+            crate::data::np_pow(ys, beta - 2.0) * x
+        };
+        for l in 0..N {
+            acc[l] += s * v[l];
+        }
+    }
+    acc
 }
 
 crate::multiversion! {
@@ -336,28 +416,46 @@ fn fused_leaf<T: Float>(
     acc: &mut [T],
 ) {
     let mut dst = dst;
+    let cp = padded(c);
     let eps = T::from_f64(SKLEARN_EPS);
-    let (acc, u) = acc.split_at_mut(c);
+    let (acc, u) = acc.split_at_mut(cp);
+    u.fill(T::ZERO);
     for pp in 0..dst.nrows() {
         let p = first + pp;
-        for (t, ut) in u.iter_mut().enumerate() {
+        for (t, ut) in u.iter_mut().enumerate().take(c) {
             *ut = up[(p, t)];
         }
-        let u = &*u;
-        acc.fill(T::ZERO);
-        for e in ptr[p]..ptr[p + 1] {
-            let q = idx[e] as usize;
-            let v = &vp[q * c..(q + 1) * c];
-            let y = dot(u, v);
-            let s = if beta == 1.0 {
-                val[e] / if y < eps { eps } else { y }
-            } else {
-                let ys = if beta < 2.0 && y < eps { eps } else { y };
-                crate::data::np_pow(ys, beta - 2.0) * val[e]
-            };
-            axpy(acc, s, v);
+        let (ix, vx) = (&idx[ptr[p]..ptr[p + 1]], &val[ptr[p]..ptr[p + 1]]);
+        macro_rules! fixed {
+            ($n:expr) => {{
+                let uu: &[T; $n] = (&u[..$n]).try_into().expect("cp lanes");
+                let r = fused_row::<T, $n>(ix, vx, uu, vp, beta);
+                acc[..$n].copy_from_slice(&r);
+            }};
         }
-        for (t, &a) in acc.iter().enumerate() {
+        match cp {
+            LANES => fixed!(LANES),
+            16 => fixed!(16),
+            24 => fixed!(24),
+            32 => fixed!(32),
+            _ => {
+                let u = &*u;
+                acc.fill(T::ZERO);
+                for (&q, &x) in ix.iter().zip(vx) {
+                    let q = q as usize;
+                    let v = &vp[q * cp..(q + 1) * cp];
+                    let y = dot(u, v);
+                    let s = if beta == 1.0 {
+                        x / if y < eps { eps } else { y }
+                    } else {
+                        let ys = if beta < 2.0 && y < eps { eps } else { y };
+                        crate::data::np_pow(ys, beta - 2.0) * x
+                    };
+                    axpy(acc, s, v);
+                }
+            }
+        }
+        for (t, &a) in acc.iter().enumerate().take(c) {
             dst[(pp, t)] = a;
         }
     }
