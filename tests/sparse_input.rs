@@ -1,5 +1,5 @@
 //! Sparse X end to end: every solver on a `SparseMat` gives the dense answers, scikit-learn's
-//! fixed-iteration factors on its CSR matrix (`SCALE.md` G.2, in `../shared/fixtures-scale`),
+//! fixed-iteration factors on its CSR matrix (`docs/sparse.md` 4, in `../shared/fixtures-scale`),
 //! the same bits for any thread count, and sparse-only validation rules.
 
 mod common;
@@ -135,7 +135,7 @@ fn sklearn_fixed_iterations_on_its_csr_matrix() {
             .compat(Compat::Sklearn)
             .init(custom())
     };
-    // (name, params, fixture prefix, reconstruction_err_ of SCALE.md G.2)
+    // (name, params, fixture prefix, reconstruction_err_ of docs/sparse.md 4)
     let cases = [
         (
             "cd",
@@ -202,7 +202,7 @@ fn every_solver_gives_the_dense_answer() {
 
 #[test]
 fn default_fits_stop_where_sklearn_stops() {
-    // SCALE.md G.4: NMF(5, random_state=0) and the KL mu fit on the sparse G matrix.
+    // docs/sparse.md 4: NMF(5, random_state=0) and the KL mu fit on the sparse G matrix.
     let Some((_, x, _, _)) = g_problem() else {
         return;
     };
@@ -330,7 +330,7 @@ fn losses_on_sparse_data_match_the_dense_formulas() {
     let Some((xd, xs, w0, h0)) = g_problem() else {
         return;
     };
-    // SCALE.md G.1: D_β(X | W0 H0).
+    // docs/sparse.md 4: D_β(X | W0 H0).
     for (loss, want) in [
         (Loss::Frobenius, 852.941),
         (Loss::KullbackLeibler, 1555.17),
@@ -346,7 +346,7 @@ fn losses_on_sparse_data_match_the_dense_formulas() {
 #[test]
 fn exact_fits_have_a_nonnegative_error() {
     // scikit-learn square-roots the cancelling Gram formula unclamped and reports NaN for
-    // some exactly rank-1 sparse matrices (SCALE.md A.8(4)); ours is a number >= 0.
+    // some exactly rank-1 sparse matrices (docs/sparse.md 3); ours is a number >= 0.
     for seed in 0..50u32 {
         let mut rs = nmf::init::mt19937::RandomState::new(seed);
         let u: Vec<f64> = (0..8)

@@ -309,9 +309,11 @@ fn tree(
 /// Widest output block kept in registers by the gather (4 AVX-512 f64 vectors).
 const BLOCK: usize = 4 * LANES;
 
-/// One output row of a gather, columns `off..off + N` of the padded panel, accumulated in a
-/// local array the compiler keeps in registers (a slice accumulator in memory would make
-/// every stored entry wait on the previous entry's store).
+/// One output row of a gather, columns `off..off + N` of the padded panel, accumulated in
+/// local arrays the compiler keeps in registers (a slice accumulator in memory would make every
+/// stored entry wait on the previous entry's store). Even and odd entries go to two
+/// accumulators, added at the end, so consecutive entries do not wait on each other's add
+/// either; the order is fixed, so the bits still do not depend on the thread count.
 #[inline(always)]
 fn gather_block<T: Float, const N: usize>(
     idx: &[u32],
@@ -320,17 +322,32 @@ fn gather_block<T: Float, const N: usize>(
     cp: usize,
     off: usize,
 ) -> [T; N] {
-    let mut acc = [T::ZERO; N];
-    for (&q, &x) in idx.iter().zip(val) {
+    let row = |q: u32| -> &[T; N] {
         let start = q as usize * cp + off;
-        let row: &[T; N] = panel[start..start + N]
+        panel[start..start + N]
             .try_into()
-            .expect("panel rows are padded");
+            .expect("panel rows are padded")
+    };
+    let (mut a0, mut a1) = ([T::ZERO; N], [T::ZERO; N]);
+    let (ic, vc) = (idx.chunks_exact(2), val.chunks_exact(2));
+    let (ir, vr) = (ic.remainder(), vc.remainder());
+    for (i, v) in ic.zip(vc) {
+        let (r0, r1) = (row(i[0]), row(i[1]));
         for l in 0..N {
-            acc[l] += x * row[l];
+            a0[l] += v[0] * r0[l];
+            a1[l] += v[1] * r1[l];
         }
     }
-    acc
+    if let (Some(&q), Some(&x)) = (ir.first(), vr.first()) {
+        let r = row(q);
+        for l in 0..N {
+            a0[l] += x * r[l];
+        }
+    }
+    for l in 0..N {
+        a0[l] += a1[l];
+    }
+    a0
 }
 
 crate::multiversion! {
@@ -347,12 +364,14 @@ fn gather_leaf<T: Float>(
 ) {
     let mut dst = dst;
     let cp = padded(c);
-    for pp in 0..dst.nrows() {
-        let p = first + pp;
-        let (ix, vx) = (&idx[ptr[p]..ptr[p + 1]], &val[ptr[p]..ptr[p + 1]]);
-        let mut off = 0;
-        while off < c {
-            let width = (cp - off).min(BLOCK);
+    // Column blocks outside the rows: one block of the panel (Q x 32 values) stays in cache
+    // while every row of this leaf gathers from it.
+    let mut off = 0;
+    while off < c {
+        let width = (cp - off).min(BLOCK);
+        for pp in 0..dst.nrows() {
+            let p = first + pp;
+            let (ix, vx) = (&idx[ptr[p]..ptr[p + 1]], &val[ptr[p]..ptr[p + 1]]);
             let mut put = |acc: &[T]| {
                 for (t, &a) in acc.iter().enumerate().take(c - off) {
                     dst[(pp, off + t)] = a;
@@ -364,8 +383,8 @@ fn gather_leaf<T: Float>(
                 24 => put(&gather_block::<T, 24>(ix, vx, panel, cp, off)),
                 _ => put(&gather_block::<T, BLOCK>(ix, vx, panel, cp, off)),
             }
-            off += width;
         }
+        off += width;
     }
 }
 }

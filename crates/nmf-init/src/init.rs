@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn sparse_mean_is_scipys_on_the_g_matrix() {
-        // SCALE.md A.6: SciPy's mean of G is 0.30353233333333335 (f64) and 0.30353236 (f32),
+        // docs/sparse.md 4: SciPy's mean of G is 0.30353233333333335 (f64) and 0.30353236 (f32),
         // NumPy's dense mean 0.3035323333333333.
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),

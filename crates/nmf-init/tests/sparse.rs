@@ -109,7 +109,7 @@ fn nndsvda_on_sparse_matches_scikit_learn_g3() {
     );
     eprintln!("G.3 sparse nndsvda vs scikit-learn: W {dw:.2e}, H {dh:.2e}");
     assert!(dw <= 1e-10 && dh <= 1e-10, "W {dw:e}, H {dh:e}");
-    // The fill value is SciPy's sparse mean to the last bit (SCALE.md A.6: 0.30353233333333335,
+    // The fill value is SciPy's sparse mean to the last bit (docs/sparse.md 4: 0.30353233333333335,
     // where the dense mean is 0.3035323333333333); scikit-learn's W holds it in 126 places.
     let fill = 0.30353233333333335f64;
     let count = |a: &Mat<f64>| {
