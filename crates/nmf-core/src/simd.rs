@@ -55,3 +55,25 @@ macro_rules! multiversion {
         }
     };
 }
+
+/// Asks the CPU to start loading the cache lines of `x` (its first and last element) into L1,
+/// for a gather that knows its next addresses long before it needs them. A hint only: it never
+/// faults, writes or changes a result.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub fn prefetch<T>(x: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        if let (Some(first), Some(last)) = (x.first(), x.last()) {
+            // SAFETY: SSE is part of the x86-64 baseline, so the instruction exists; a
+            // prefetch of any address is architecturally a no-op for the program's state.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>((first as *const T).cast::<i8>());
+                _mm_prefetch::<_MM_HINT_T0>((last as *const T).cast::<i8>());
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = x;
+}

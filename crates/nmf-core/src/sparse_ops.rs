@@ -306,6 +306,9 @@ fn tree(
     [a[0] + b[0], a[1] + b[1], a[2] + b[2]]
 }
 
+/// How many stored entries ahead the gather prefetches its operand rows.
+const PREFETCH: usize = 16;
+
 /// Widest output block kept in registers by the gather (4 AVX-512 f64 vectors).
 const BLOCK: usize = 4 * LANES;
 
@@ -331,7 +334,12 @@ fn gather_block<T: Float, const N: usize>(
     let (mut a0, mut a1) = ([T::ZERO; N], [T::ZERO; N]);
     let (ic, vc) = (idx.chunks_exact(2), val.chunks_exact(2));
     let (ir, vr) = (ic.remainder(), vc.remainder());
-    for (i, v) in ic.zip(vc) {
+    for (e, (i, v)) in ic.zip(vc).enumerate() {
+        // The rows PREFETCH entries ahead: a large panel lives in L3, and waiting for each
+        // row in turn would leave the gather latency-bound.
+        if let Some(&q) = idx.get(2 * e + PREFETCH) {
+            crate::simd::prefetch(row(q));
+        }
         let (r0, r1) = (row(i[0]), row(i[1]));
         for l in 0..N {
             a0[l] += v[0] * r0[l];

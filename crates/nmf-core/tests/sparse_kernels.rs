@@ -206,3 +206,25 @@ proptest! {
         prop_assert!(rel(hxt.as_ref(), (&h * xd.transpose()).as_ref()) <= 1e-13);
     }
 }
+
+#[test]
+fn tall_panels_and_narrow_outputs() {
+    // Xᵀ·W gathers from a 50,000-row panel at k = 3 (padded to 8 lanes), split over threads.
+    let (n, m, k) = (50_000, 40, 3);
+    let x = sparse(n, m, 0.02, 99);
+    let xd = x.to_dense();
+    let w = dense(n, k, 1);
+    let d = DataRef::from(&x);
+    let mut seq = Mat::zeros(m, k);
+    d.t_mul_into(seq.as_mut(), w.as_ref(), Par::Seq).unwrap();
+    assert!(rel(seq.as_ref(), (xd.transpose() * &w).as_ref()) <= 1e-13);
+    let mut wtx = Mat::zeros(k, m);
+    d.lhs_t_mul_into(wtx.as_mut(), w.as_ref(), Par::Seq)
+        .unwrap();
+    assert!(rel(wtx.as_ref(), seq.transpose()) <= 1e-15);
+    for t in [2, 3, 16] {
+        let mut par = Mat::zeros(m, k);
+        d.t_mul_into(par.as_mut(), w.as_ref(), rayon(t)).unwrap();
+        assert_eq!(bits(par.as_ref()), bits(seq.as_ref()), "{t} threads");
+    }
+}
