@@ -167,6 +167,7 @@ fn sklearn_fixed_iterations_on_its_csr_matrix() {
         let model = p.fit(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
         let dw = common::rel_diff(model.w(), w.as_ref());
         let dh = common::rel_diff(model.h(), h.as_ref());
+        eprintln!("{name}: sparse vs scikit-learn W {dw:.1e}, H {dh:.1e}");
         assert!(dw <= 1e-10 && dh <= 1e-10, "{name}: W {dw:e}, H {dh:e}");
         let got = model.report().reconstruction_err;
         assert!(
@@ -187,6 +188,7 @@ fn every_solver_gives_the_dense_answer() {
         let s = p.fit(&xs).unwrap_or_else(|e| panic!("{name} sparse: {e}"));
         let dw = common::rel_diff(s.w(), d.w());
         let dh = common::rel_diff(s.h(), d.h());
+        eprintln!("{name}: sparse vs dense W {dw:.1e}, H {dh:.1e}");
         assert!(dw <= 1e-10 && dh <= 1e-10, "{name}: W {dw:e}, H {dh:e}");
         let (ed, es) = (d.report().reconstruction_err, s.report().reconstruction_err);
         assert!((ed - es).abs() <= 1e-10 * ed, "{name}: error {es} vs {ed}");
