@@ -323,7 +323,8 @@ fn non_positive_beta_refuses_implicit_zeros() {
         .tol(0.0)
         .max_iter(20)
         .init(Init::Custom { w: w0, h: h0 });
-    let (a, b) = (p.fit(&xs).unwrap(), p.fit(&full).unwrap());
+    // `x.as_ref()` is the contract spelling; `&x` works too.
+    let (a, b) = (p.fit(xs.as_ref()).unwrap(), p.fit(&full).unwrap());
     assert!(common::rel_diff(a.w(), b.w()) <= 1e-10);
 }
 
