@@ -397,6 +397,18 @@ fn gather_leaf<T: Float>(
 }
 }
 
+/// The weight of one stored entry in the MU numerator: `x · Λs^(β−2)` with `Λs = y` clipped at
+/// EPS for β < 2 (for KL, `x / Λs`), as the dense tile pass computes it.
+#[inline(always)]
+fn mu_weight<T: Float>(x: T, y: T, beta: f64, eps: T) -> T {
+    if beta == 1.0 {
+        x / if y < eps { eps } else { y }
+    } else {
+        let ys = if beta < 2.0 && y < eps { eps } else { y };
+        crate::data::np_pow(ys, beta - 2.0) * x
+    }
+}
+
 /// One output row of the fused pass for `c <= N` (padded panel rows of `N`): `u`, the
 /// accumulator and each `v_q` in registers.
 #[inline(always)]
@@ -414,13 +426,7 @@ fn fused_row<T: Float, const N: usize>(
         let v: &[T; N] = vp[start..start + N]
             .try_into()
             .expect("panel rows are padded");
-        let y = dot(u, v);
-        let s = if beta == 1.0 {
-            x / if y < eps { eps } else { y }
-        } else {
-            let ys = if beta < 2.0 && y < eps { eps } else { y };
-            crate::data::np_pow(ys, beta - 2.0) * x
-        };
+        let s = mu_weight(x, dot(u, v), beta, eps);
         for l in 0..N {
             acc[l] += s * v[l];
         }
@@ -471,13 +477,7 @@ fn fused_leaf<T: Float>(
                 for (&q, &x) in ix.iter().zip(vx) {
                     let q = q as usize;
                     let v = &vp[q * cp..(q + 1) * cp];
-                    let y = dot(u, v);
-                    let s = if beta == 1.0 {
-                        x / if y < eps { eps } else { y }
-                    } else {
-                        let ys = if beta < 2.0 && y < eps { eps } else { y };
-                        crate::data::np_pow(ys, beta - 2.0) * x
-                    };
+                    let s = mu_weight(x, dot(u, v), beta, eps);
                     axpy(acc, s, v);
                 }
             }
