@@ -23,6 +23,7 @@
 //! Crates: [`nmf_core`] (losses, penalties, kernels, validation), [`init`] (initialisations),
 //! [`solvers`] (fit loops), [`metrics`] (quality measures).
 
+pub mod cv;
 pub mod datasets;
 pub mod io;
 pub mod rank;
@@ -31,9 +32,9 @@ pub mod vocab;
 pub use rank::{RankRow, select_rank};
 
 pub use nmf_core::{
-    AlphaH, CoreError, Data, DataRef, Float, Loss, Penalties, Regularization, SKLEARN_EPS,
-    SparseMat, SparseRef, check, data, kernels, loss, partition, regularization, scalar, sparse,
-    sparseness,
+    AlphaH, CoreError, Data, DataRef, Float, Loss, Missing, Observed, Penalties, Regularization,
+    SKLEARN_EPS, SparseMat, SparseRef, Weights, check, data, kernels, loss, observed, partition,
+    regularization, scalar, sparse, sparseness,
 };
 pub use nmf_init as init;
 pub use nmf_metrics as metrics;
@@ -44,7 +45,7 @@ pub use faer;
 
 /// The names most programs need: `use nmf::prelude::*;`.
 pub mod prelude {
-    pub use nmf_core::{AlphaH, DataRef, Float, Loss, Regularization, SparseMat};
+    pub use nmf_core::{AlphaH, DataRef, Float, Loss, Missing, Regularization, SparseMat, Weights};
     pub use nmf_init::{Compat, Init};
     pub use nmf_solvers::{FitReport, Nmf, NmfModel, SolverKind, StopReason};
 }

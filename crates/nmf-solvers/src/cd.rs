@@ -342,7 +342,7 @@ impl<T: Float> CoordinateDescent<T> {
 
 /// The coordinate shuffle stream: NumPy's `RandomState(seed)` (a separate instance from the
 /// init's, as in scikit-learn). Native mode folds a 64-bit seed into the 32 bits it takes.
-fn shuffle_rng(shuffle: bool, seed: u64, compat: Compat) -> Option<Box<RandomState>> {
+pub(crate) fn shuffle_rng(shuffle: bool, seed: u64, compat: Compat) -> Option<Box<RandomState>> {
     if !shuffle {
         return None;
     }

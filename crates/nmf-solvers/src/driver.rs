@@ -6,13 +6,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use faer::Mat;
-use nmf_core::{DataRef, Float, loss};
+use nmf_core::{DataRef, Float, Observed, loss};
 
 use crate::error::NmfError;
 use crate::model::NmfModel;
-use crate::params::NmfConfig;
+use crate::params::{NmfConfig, SolverKind};
 use crate::report::{FitReport, FitWarning, IterInfo, StopReason};
 use crate::solver::{Problem, Solver, dispatch};
+use crate::weighted::{WeightedCd, WeightedMu};
 
 /// An observer of the iterations: returning `ControlFlow::Break` stops the fit.
 pub type Observer<'o> = dyn FnMut(&IterInfo) -> ControlFlow<()> + Send + 'o;
@@ -36,7 +37,18 @@ impl<T: Float> NmfConfig<T> {
         x: impl Into<DataRef<'a, T>>,
         observer: &mut Observer<'_>,
     ) -> Result<NmfModel<T>, NmfError> {
-        dispatch!(self.p, fit_as::<T>(self, x.into(), observer))
+        let x = x.into();
+        let c = &self.p;
+        match Observed::build(x, c.weights.as_deref(), c.missing, c.mask_zeros)? {
+            None => dispatch!(self.p, fit_as::<T>(self, x, None, observer)),
+            Some(obs) => match c.solver {
+                SolverKind::Cd => fit_as::<T, WeightedCd<T>>(self, x, Some(&obs), observer),
+                SolverKind::Mu => fit_as::<T, WeightedMu<T>>(self, x, Some(&obs), observer),
+                other => Err(NmfError::WeightsUnsupported {
+                    solver: other.name(),
+                }),
+            },
+        }
     }
 }
 
@@ -51,18 +63,38 @@ struct Run {
 fn fit_as<T: Float, S: Solver<T>>(
     config: &NmfConfig<T>,
     x: DataRef<'_, T>,
+    obs: Option<&Observed<T>>,
     observer: &mut Observer<'_>,
 ) -> Result<NmfModel<T>, NmfError> {
     let start = Instant::now();
     let c = &config.p;
-    x.validate("X")?;
-    x.ensure_positive_for_beta(c.loss.beta())?;
+    let x_sqnorm = match obs {
+        // Observed::build validated the observed entries (the others may hold anything).
+        Some(o) => {
+            o.ensure_positive_for_beta(c.loss.beta())?;
+            if c.kkt_tol.is_some() {
+                return Err(nmf_core::CoreError::invalid(
+                    "kkt_tol",
+                    c.kkt_tol.unwrap_or(0.0),
+                    "unset with weights or missing values (its gradient is unweighted)",
+                )
+                .into());
+            }
+            o.weighted_sqnorm()
+        }
+        None => {
+            x.validate("X")?;
+            x.ensure_positive_for_beta(c.loss.beta())?;
+            x.squared_norm()
+        }
+    };
     let (n, m) = x.shape();
     let pb = Problem {
         x,
         c,
         pen: c.reg.scaled(n, m),
-        x_sqnorm: x.squared_norm(),
+        x_sqnorm,
+        obs,
     };
     let init = S::initial(&pb)?;
     let mut warnings = Vec::new();
@@ -249,7 +281,10 @@ fn report<T: Float>(
     if !dead.is_empty() {
         warnings.push(FitWarning::DeadComponents { components: dead });
     }
-    let d = loss::beta_divergence(pb.x, w.as_ref(), h.as_ref(), c.loss, c.par)?;
+    let d = match pb.obs {
+        Some(o) => o.divergence(w.as_ref(), h.as_ref(), c.loss.beta(), c.par)?,
+        None => loss::beta_divergence(pb.x, w.as_ref(), h.as_ref(), c.loss, c.par)?,
+    };
     // For β < 0 an exact zero of WH makes the divergence +∞ honestly (Σ (WH)^β); any other
     // non-finite value is an overflow of the data's precision.
     if d.is_nan() || (d.is_infinite() && c.loss.beta() >= 0.0) {

@@ -24,6 +24,14 @@ pub enum NmfError {
         /// The loss requested.
         loss: String,
     },
+    /// The solver has no weighted form (weights, `Missing::Nan` holes, `mask_zeros`).
+    #[error(
+        "solver {solver} does not support weights or missing values; use SolverKind::Cd or SolverKind::Mu"
+    )]
+    WeightsUnsupported {
+        /// Solver name.
+        solver: &'static str,
+    },
     /// A factor became NaN or infinite (overflow in the data's precision).
     #[error("{what} became non-finite at iteration {iter}; rescale X or use f64")]
     NonFinite {

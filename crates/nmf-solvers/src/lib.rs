@@ -43,10 +43,12 @@ mod solver;
 #[cfg(test)]
 mod test_support;
 mod transform;
+mod weighted;
 
 pub use driver::Observer;
 pub use error::NmfError;
 pub use model::NmfModel;
+pub use nmf_core::{Missing, Weights};
 pub use opnmf::OpnmfNorm;
 pub use params::{Nmf, NmfConfig, NmfParams, PgVariant, SolverKind};
 pub use pg::LegacySparseness;

@@ -1,12 +1,13 @@
 //! The fitted model.
 
 use faer::{Mat, MatRef};
-use nmf_core::{DataRef, Float, check, kernels};
+use nmf_core::observed::{Observed, ObservedKind};
+use nmf_core::{CoreError, DataRef, Float, Weights, check, kernels};
 
 use crate::error::NmfError;
 use crate::params::NmfConfig;
 use crate::report::FitReport;
-use crate::transform::transform_with_h;
+use crate::transform::{transform_observed, transform_with_h};
 
 /// A fitted factorization `X ≈ W·H`.
 #[derive(Debug, Clone)]
@@ -49,6 +50,90 @@ impl<T: Float> NmfModel<T> {
     /// when β <= 0.
     pub fn transform<'a>(&self, x_new: impl Into<DataRef<'a, T>>) -> Result<Mat<T>, NmfError> {
         transform_with_h(&self.config, self.h.as_ref(), x_new)
+    }
+
+    /// W for new rows observed only where `m > 0`: the weighted problem of the fit, solved for W
+    /// with H fixed (cd: each row's weighted NNLS by sweeps; mu: weighted W half-steps). `m` has
+    /// `x_new`'s shape, dense or sparse; the model's `missing` and `mask_zeros` apply too.
+    ///
+    /// # Errors
+    /// As [`Self::transform`], plus weights of the wrong shape, negative or non-finite, or a
+    /// model whose solver has no weighted form.
+    pub fn transform_weighted<'a>(
+        &self,
+        x_new: impl Into<DataRef<'a, T>>,
+        m: impl Into<Weights<T>>,
+    ) -> Result<Mat<T>, NmfError> {
+        let m = m.into();
+        transform_observed(&self.config, self.h.as_ref(), x_new.into(), Some(&m))
+    }
+
+    /// X with its unobserved entries (weight 0 in the fit's weights, NaN with
+    /// `Missing::Nan`, unstored with `mask_zeros`) replaced by `(WH)_ij`; observed entries keep
+    /// their values. `x` is the training matrix (this model's n_samples x n_features); the
+    /// result is dense.
+    ///
+    /// # Errors
+    /// `x` of another shape than the training data, or invalid observed entries.
+    pub fn impute<'a>(&self, x: impl Into<DataRef<'a, T>>) -> Result<Mat<T>, NmfError> {
+        let x = x.into();
+        let (n, m) = (self.w.nrows(), self.h.ncols());
+        for (dim, expected, got) in [("rows", n, x.nrows()), ("columns", m, x.ncols())] {
+            if expected != got {
+                return Err(CoreError::ShapeMismatch {
+                    what: "X (impute takes the training matrix)",
+                    dim,
+                    expected,
+                    got,
+                }
+                .into());
+            }
+        }
+        let c = &self.config.p;
+        let mut out = self.inverse_transform(self.w.as_ref())?;
+        match Observed::build(x, c.weights.as_deref(), c.missing, c.mask_zeros)? {
+            None => {
+                x.validate("X")?;
+                // Everything is observed: X itself.
+                match x {
+                    DataRef::Dense(d) => out.copy_from(d),
+                    DataRef::Sparse(s) => out = s.mat().to_dense(),
+                    _ => {
+                        return Err(CoreError::Unsupported {
+                            operation: "impute",
+                            kind: x.kind(),
+                        }
+                        .into());
+                    }
+                }
+            }
+            Some(obs) => match obs.kind() {
+                ObservedKind::Dense { wt, x: xv, .. } => {
+                    for j in 0..m {
+                        for i in 0..n {
+                            if wt[(i, j)] > T::ZERO {
+                                out[(i, j)] = xv[(i, j)];
+                            }
+                        }
+                    }
+                }
+                ObservedKind::Pattern(p) => {
+                    for i in 0..n {
+                        for e in p.row_ptr[i]..p.row_ptr[i + 1] {
+                            out[(i, p.col_idx[e] as usize)] = p.x[e];
+                        }
+                    }
+                }
+                _ => {
+                    return Err(CoreError::Unsupported {
+                        operation: "impute",
+                        kind: "this kind of weights",
+                    }
+                    .into());
+                }
+            },
+        }
+        Ok(out)
     }
 
     /// `W·H` for a W of this model's k (e.g. from [`Self::transform`]).

@@ -25,7 +25,7 @@ use crate::report::{FitWarning, StopReason};
 use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact, gram_or_exact_divergence};
 
 /// The MM exponent γ(β): 1/(2−β) for β < 1, 1 for 1 ≤ β ≤ 2, 1/(β−1) for β > 2.
-fn gamma(beta: f64) -> f64 {
+pub(crate) fn gamma(beta: f64) -> f64 {
     if beta < 1.0 {
         1.0 / (2.0 - beta)
     } else if beta > 2.0 {

@@ -20,6 +20,9 @@
 //! | `trace_every` | 1 (Frobenius), 10 (other β) | objective evaluated every n iterations (0: never) | |
 //! | `kkt_tol` | none | also stop when ‖min(F, ∇F)‖ falls below this fraction of its start | > 0 |
 //! | `max_time` | none | wall-clock limit of the loop | |
+//! | `weights` | none | M ≥ 0 (dense or sparse, X's shape): minimise `Σ M_ij d_β(X_ij, (WH)_ij)`; cd and mu | |
+//! | `missing` | `Missing::Error` | `Missing::Nan`: NaN entries of a dense X are unobserved | |
+//! | `mask_zeros` | false | sparse X: unstored entries are unobserved (recommender data) | |
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -27,7 +30,7 @@ use std::time::Duration;
 
 use faer::Par;
 use nmf_core::check::ensure_in_range;
-use nmf_core::{AlphaH, CoreError, DataRef, Float, Loss, Regularization};
+use nmf_core::{AlphaH, CoreError, DataRef, Float, Loss, Missing, Regularization, Weights};
 use nmf_init::{Compat, Init};
 
 use crate::driver::Observer;
@@ -132,6 +135,9 @@ impl Nmf {
             h_sparseness: None,
             pg_variant: PgVariant::Hoyer,
             opnmf_norm: crate::opnmf::OpnmfNorm::Monotone,
+            weights: None,
+            missing: Missing::Error,
+            mask_zeros: false,
         }
     }
 }
@@ -159,6 +165,9 @@ pub struct NmfParams<T: Float> {
     pub(crate) h_sparseness: Option<f64>,
     pub(crate) pg_variant: PgVariant,
     pub(crate) opnmf_norm: crate::opnmf::OpnmfNorm,
+    pub(crate) weights: Option<Arc<Weights<T>>>,
+    pub(crate) missing: Missing,
+    pub(crate) mask_zeros: bool,
 }
 
 impl<T: Float> NmfParams<T> {
@@ -311,6 +320,44 @@ impl<T: Float> NmfParams<T> {
         self
     }
 
+    /// Weights `M ≥ 0` of the same shape as X, dense (`MatRef`, `Mat`) or sparse
+    /// ([`nmf_core::SparseMat`]: unstored entries weigh zero): the fit minimises
+    /// `Σ_ij M_ij · d_β(X_ij, (WH)_ij)` plus the penalties (scaled as without weights). A weight
+    /// of zero makes an entry unobserved: its value is never read. `cd` and `mu` only
+    /// (`fit` returns [`NmfError::WeightsUnsupported`] for the others). The matrix is copied
+    /// into the parameters (shared by clones of them and by the model).
+    ///
+    /// ```
+    /// use nmf_solvers::{Nmf, SolverKind};
+    /// let x = faer::Mat::<f64>::from_fn(8, 6, |i, j| ((i + 1) * (j + 2)) as f64);
+    /// let mut m = faer::Mat::<f64>::ones(8, 6);
+    /// m[(2, 3)] = 0.0; // held out: X[2, 3] could be anything
+    /// let model = Nmf::params(1).solver(SolverKind::Cd).weights(m.as_ref()).max_iter(500).fit(x.as_ref())?;
+    /// let imputed = model.impute(x.as_ref())?;
+    /// assert!((imputed[(2, 3)] - 12.0).abs() < 1e-3); // rank 1, recovered from the rest
+    /// # Ok::<(), nmf_solvers::NmfError>(())
+    /// ```
+    pub fn weights(mut self, m: impl Into<Weights<T>>) -> Self {
+        self.weights = Some(Arc::new(m.into()));
+        self
+    }
+    /// No weights (undoes [`Self::weights`]).
+    pub fn no_weights(mut self) -> Self {
+        self.weights = None;
+        self
+    }
+    /// What a NaN in a dense X means: an error (default) or an unobserved entry.
+    pub fn missing(mut self, m: Missing) -> Self {
+        self.missing = m;
+        self
+    }
+    /// Sparse X: unstored entries are unobserved instead of zeros (ratings, where an unrated
+    /// item is unknown, not disliked). Combined with `weights`, only stored entries count.
+    pub fn mask_zeros(mut self, on: bool) -> Self {
+        self.mask_zeros = on;
+        self
+    }
+
     /// Validates every data-free rule and returns the checked configuration.
     ///
     /// # Errors
@@ -402,6 +449,21 @@ impl<T: Float> NmfParams<T> {
                 )
                 .into());
             }
+        }
+        if (self.weights.is_some() || self.mask_zeros)
+            && !matches!(self.solver, SolverKind::Cd | SolverKind::Mu)
+        {
+            return Err(NmfError::WeightsUnsupported {
+                solver: self.solver.name(),
+            });
+        }
+        if self.weights.is_some() && self.kkt_tol.is_some() {
+            return Err(CoreError::invalid(
+                "kkt_tol",
+                self.kkt_tol.unwrap_or(0.0),
+                "unset with weights (its gradient is unweighted)",
+            )
+            .into());
         }
         if let PgVariant::Legacy {
             beta,
@@ -535,6 +597,18 @@ impl<T: Float> NmfConfig<T> {
     /// opnmf: the normalisation between updates.
     pub fn opnmf_norm(&self) -> crate::opnmf::OpnmfNorm {
         self.p.opnmf_norm
+    }
+    /// The weights, if any.
+    pub fn weights(&self) -> Option<&Weights<T>> {
+        self.p.weights.as_deref()
+    }
+    /// What a NaN in a dense X means.
+    pub fn missing(&self) -> Missing {
+        self.p.missing
+    }
+    /// Whether unstored entries of a sparse X are unobserved.
+    pub fn mask_zeros(&self) -> bool {
+        self.p.mask_zeros
     }
     /// Back to builder parameters (to change one and `check` again; scikit-learn's
     /// `get_params`/`set_params` round trip). `check` of the result gives this config again.

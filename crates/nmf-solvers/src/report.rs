@@ -67,6 +67,14 @@ pub enum FitWarning {
         /// Their indices.
         components: Vec<usize>,
     },
+    /// Rows or columns of X with no observed entry (weights): their row of W or column of H
+    /// is zero, since nothing was seen to fit them.
+    Unobserved {
+        /// Rows of X (of W) with no observed entry.
+        rows: Vec<usize>,
+        /// Columns of X (of H) with no observed entry.
+        cols: Vec<usize>,
+    },
 }
 
 /// The state of the loop after one iteration, given to observers.

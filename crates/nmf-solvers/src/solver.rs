@@ -21,8 +21,11 @@ pub(crate) struct Problem<'a, T: Float> {
     pub c: &'a NmfParams<T>,
     /// Penalties scaled by the data's shape (scikit-learn's scaling).
     pub pen: Penalties,
-    /// ‖X‖², computed once.
+    /// ‖X‖², computed once (Σ M X² for a weighted fit).
     pub x_sqnorm: f64,
+    /// The observed entries and their weights, for a weighted fit (then the solver is one of
+    /// the weighted ones and never reads `x` itself).
+    pub obs: Option<&'a nmf_core::Observed<T>>,
 }
 
 impl<T: Float> Problem<'_, T> {
