@@ -7,6 +7,7 @@
 //! without system fonts).
 
 mod bench;
+mod bench_masked;
 mod common;
 mod draw;
 pub mod grid;
@@ -14,6 +15,7 @@ mod initcmp;
 mod png;
 mod python;
 mod rank;
+mod rank_cv;
 mod sparse;
 
 use anyhow::Result;
@@ -34,6 +36,8 @@ enum Cmd {
     GridSearch(grid::Args),
     /// Time our solvers against scikit-learn's on the same data, init and iteration count.
     BenchCompare(bench::Args),
+    /// Cost per iteration of masked fits (dense and sparse weights) against unmasked ones.
+    BenchMasked(bench_masked::Args),
     /// Time and starting error of every initialisation, exact vs scikit-learn-compatible.
     InitCompare(initcmp::Args),
     /// Rank selection: consensus, dispersion, error and stability for several k.
@@ -48,6 +52,7 @@ impl Cli {
         match self.cmd {
             Cmd::GridSearch(a) => grid::run(a),
             Cmd::BenchCompare(a) => bench::run(a),
+            Cmd::BenchMasked(a) => bench_masked::run(a),
             Cmd::SparseCompare(a) => sparse::run(a),
             Cmd::RankSelect(a) => rank::run(a),
             Cmd::InitCompare(a) => initcmp::run(a),

@@ -41,6 +41,19 @@ pub(crate) struct Args {
     /// Output folder.
     #[arg(long, default_value = "target/rank-select")]
     out: PathBuf,
+    /// Also cross-validate: hold out this fraction of the entries (e.g. 0.05), fit the rest
+    /// with a masked NMF per k and score the held-out entries (`rank_cv.csv`, `rank_cv.svg`).
+    #[arg(long, value_name = "FRACTION")]
+    cv: Option<f64>,
+    /// Hold-out sets (replicates) per k for `--cv`.
+    #[arg(long, default_value_t = 3)]
+    cv_replicates: usize,
+    /// Seed of the `--cv` hold-out draws.
+    #[arg(long, default_value_t = 0)]
+    cv_seed: u64,
+    /// With `--cv`: skip the consensus runs.
+    #[arg(long)]
+    cv_only: bool,
 }
 
 /// One line of `rank_selection.csv`; purity and entropy are empty without labels.
@@ -108,6 +121,27 @@ pub(crate) fn run(a: Args) -> Result<()> {
         bail!("{} labels for {} samples", l.len(), data.nrows());
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    if let Some(fraction) = a.cv {
+        let opts = nmf::cv::CvOptions {
+            fraction,
+            replicates: a.cv_replicates,
+            seed: a.cv_seed,
+            ..Default::default()
+        };
+        let cv = || crate::rank_cv::run(data.data(), &a.components, &template, &opts, &a.out);
+        match a.threads {
+            Some(n) => rayon::ThreadPoolBuilder::new()
+                .num_threads(n.get())
+                .build()?
+                .install(cv)?,
+            None => cv()?,
+        };
+        if a.cv_only {
+            return Ok(());
+        }
+    } else if a.cv_only {
+        bail!("--cv-only needs --cv FRACTION");
+    }
     let csv_path = a.out.join("rank_selection.csv");
     let mut csv = csv::Writer::from_path(&csv_path)?;
     print_header(&a, &data);
