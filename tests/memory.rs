@@ -149,7 +149,10 @@ fn iterations_allocate_nothing() {
         ((i * 7919 + j * 104_729) % 1000) as f32 / 1000.0 + 0.01
     });
     let base = Nmf::params(k).max_iter(12).tol(1e-12).init(Init::NndsvdA);
-    let configs: [(&str, NmfParams<f32>); 9] = [
+    // A mask with every seventh entry missing, as dense and as sparse weights.
+    let mask = Mat::<f32>::from_fn(n, m, |i, j| f32::from((i + 3 * j) % 7 != 0));
+    let sparse_mask = nmf::SparseMat::from_dense(mask.as_ref()).expect("a valid mask");
+    let configs: [(&str, NmfParams<f32>); 13] = [
         ("cd", base.clone().solver(SolverKind::Cd)),
         (
             "cd, 3 inner sweeps, shuffle",
@@ -183,6 +186,25 @@ fn iterations_allocate_nothing() {
                 .legacy_pg(nmf::solvers::LegacySparseness::None),
         ),
         ("opnmf", base.clone().solver(SolverKind::Opnmf)),
+        (
+            "weighted cd, dense weights",
+            base.clone().solver(SolverKind::Cd).weights(mask.as_ref()),
+        ),
+        (
+            "weighted mu KL, dense weights",
+            base.clone()
+                .solver(SolverKind::Mu)
+                .loss(Loss::KullbackLeibler)
+                .weights(mask.as_ref()),
+        ),
+        (
+            "weighted cd, sparse weights",
+            base.clone().solver(SolverKind::Cd).weights(&sparse_mask),
+        ),
+        (
+            "weighted mu Frobenius, sparse weights",
+            base.clone().solver(SolverKind::Mu).weights(&sparse_mask),
+        ),
     ];
     let mut failures = Vec::new();
     for (name, params) in &configs {
