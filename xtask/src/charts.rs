@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -67,7 +68,8 @@ pub fn fmt_num(v: f64) -> String {
     }
     let a = v.abs();
     if !(1e-3..1e4).contains(&a) {
-        return format!("{v:.1e}");
+        // 1e7 rather than 1.0e7.
+        return format!("{v:.1e}").replace(".0e", "e");
     }
     let decimals = (2 - a.log10().floor() as i64).max(0) as usize;
     let s = format!("{v:.decimals$}");
@@ -355,28 +357,60 @@ pub struct Scatter<'a> {
 }
 
 /// Draws the scatter.
+/// Draws the scatter; x is logarithmic when it spans more than a factor of 4 (a few fits far
+/// off would otherwise squeeze the front into a vertical line).
 pub fn scatter(s: &Scatter<'_>) -> Result<String> {
-    const LEGEND: u32 = 150;
     let (width, height) = (760u32, 480u32);
     let xs = min_max(s.groups.iter().flat_map(|g| g.1.iter().map(|p| p.0)));
-    let ys = min_max(s.groups.iter().flat_map(|g| g.1.iter().map(|p| p.1)));
+    let ys = padded(
+        min_max(s.groups.iter().flat_map(|g| g.1.iter().map(|p| p.1))),
+        0.08,
+    );
     let mut svg = String::new();
-    let mut hover = Hover::default();
-    {
+    let hover = {
         let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
-        let mut chart = ChartBuilder::on(&root)
+        let hover = if xs.0 > 0.0 && xs.1 > 4.0 * xs.0 {
+            let title = format!("{} (log scale)", s.x_title);
+            draw_scatter(&root, s, &title, (xs.0 / 1.15..xs.1 * 1.15).log_scale(), ys)?
+        } else {
+            draw_scatter(&root, s, s.x_title, padded(xs, 0.06), ys)?
+        };
+        root.present().map_err(draw_err)?;
+        hover
+    };
+    Ok(hover.into_svg(svg))
+}
+
+/// The body of [`scatter`], for either kind of x axis.
+fn draw_scatter<X>(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    s: &Scatter<'_>,
+    x_title: &str,
+    x: X,
+    y: Range<f64>,
+) -> Result<Hover>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    const LEGEND: u32 = 150;
+    let (width, _) = root.dim_in_pixel();
+    let mut hover = Hover::default();
+    {
+        let mut chart = ChartBuilder::on(root)
             .caption(s.title, (FONT, CAPTION))
             .margin(12)
             .margin_right(LEGEND)
             .x_label_area_size(50)
             .y_label_area_size(66)
-            .build_cartesian_2d(padded(xs, 0.06), padded(ys, 0.08))
+            .build_cartesian_2d(x, y)
             .map_err(draw_err)?;
+        let right = chart.plotting_area().get_pixel_range().0.end;
         let (xf, yf) = (|v: &f64| fmt_num(*v), |v: &f64| fmt_num(*v));
         chart
             .configure_mesh()
-            .x_desc(s.x_title)
+            .x_desc(x_title)
             .y_desc(s.y_title)
             .x_label_formatter(&xf)
             .y_label_formatter(&yf)
@@ -410,7 +444,6 @@ pub fn scatter(s: &Scatter<'_>) -> Result<String> {
                 .draw_series(s.front.1.iter().map(|p| Circle::new(*p, 3, red.filled())))
                 .map_err(draw_err)?;
         }
-        let right = chart.backend_coord(&(padded(xs, 0.06).end, ys.0)).0;
         for m in &s.marks {
             chart
                 .draw_series([Circle::new((m.x, m.y), 8, BLACK.stroke_width(2))])
@@ -465,9 +498,8 @@ pub fn scatter(s: &Scatter<'_>) -> Result<String> {
             root.draw(&Text::new("chosen point", (x + 18, y), ink))
                 .map_err(draw_err)?;
         }
-        root.present().map_err(draw_err)?;
     }
-    Ok(hover.into_svg(svg))
+    Ok(hover)
 }
 
 /// Side-by-side histograms of values in [0, 1]: `bins` equal bins, one bar per series in each.
@@ -654,7 +686,8 @@ mod tests {
         assert_eq!(fmt_num(0.6123), "0.612");
         assert_eq!(fmt_num(12.345), "12.3");
         assert_eq!(fmt_num(1234.6), "1235");
-        assert_eq!(fmt_num(1e-5), "1.0e-5");
+        assert_eq!(fmt_num(1e-5), "1e-5");
+        assert_eq!(fmt_num(2.5e7), "2.5e7");
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub(crate) fn pareto(alive: &[&Row], front: &[usize], chosen: &[(String, &Row)])
             solvers.push(r.solver);
         }
     }
+    // By name, so that a solver keeps its colour from one report to the next.
+    solvers.sort_by_key(|s| s.name());
     let groups = solvers
         .iter()
         .map(|&s| {
