@@ -156,8 +156,10 @@ pub struct Heatmap<'a> {
     /// Row-major, one row per y value (the first at the bottom): `(value, collapsed)`, or
     /// `None` where no point was run.
     pub cells: &'a [Option<(f64, bool)>],
-    /// What the colour means, for the colour bar and the hover text.
+    /// What the colour means, for the hover text.
     pub value_title: &'a str,
+    /// The same in a word, above the colour bar.
+    pub bar_title: &'a str,
 }
 
 /// The label of the tick at `v` (a cell centre is an integer index; other ticks get none).
@@ -257,7 +259,7 @@ pub fn heatmap(h: &Heatmap<'_>) -> Result<String> {
             );
             hover.rect(chart.backend_coord(&a), chart.backend_coord(&b), &title);
         }
-        colour_bar(&side, top, bottom, (lo, hi), h.value_title, any_collapsed)?;
+        colour_bar(&side, top, bottom, (lo, hi), h.bar_title, any_collapsed)?;
         root.present().map_err(draw_err)?;
     }
     Ok(hover.into_svg(svg))
@@ -304,9 +306,8 @@ fn colour_bar(
         .label_style((FONT, SMALL))
         .draw()
         .map_err(draw_err)?;
-    let short: String = title.chars().take(22).collect();
     area.draw(&Text::new(
-        short,
+        title.to_string(),
         (4, top as i32 - 24),
         (FONT, SMALL).into_font().color(&BLACK),
     ))
@@ -706,6 +707,7 @@ mod tests {
             y_values: &[0.0, 0.1],
             cells: &cells,
             value_title: "mean basis sparseness",
+            bar_title: "sparseness",
         })
         .unwrap();
         for text in [

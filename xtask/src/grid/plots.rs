@@ -27,7 +27,7 @@ pub(crate) const MEASURES: [Measure; 2] = [
 pub(crate) fn heatmap(
     rows: &[Row],
     solver: SolverKind,
-    (_, title, value): Measure,
+    (what, title, value): Measure,
     aws: &[f64],
     l1s: &[f64],
 ) -> Result<String> {
@@ -52,6 +52,7 @@ pub(crate) fn heatmap(
         y_values: aws,
         cells: &cells,
         value_title: title,
+        bar_title: what,
     })
 }
 

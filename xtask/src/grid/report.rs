@@ -357,7 +357,7 @@ impl Report<'_> {
         let collapsed = rows.len() - alive.len();
         let _ = writeln!(
             self.html,
-            "<dt>Grid</dt><dd>solvers {}; alpha_W {}; l1_ratio {}; alpha_H {}{pg}: <b>{} points</b>, {collapsed} collapsed (a factor driven to zero; hatched in the heatmaps, left out of the choices), {:.1} s.</dd>",
+            "<dt>Grid</dt><dd>solvers {}; alpha_W {}; l1_ratio {}; alpha_H {}{pg}: <b>{} points</b>, {collapsed} collapsed (a factor driven to zero; hatched in the heatmaps, left out of the choices); this run took {:.1} s.</dd>",
             solvers.join(", "),
             values(&self.a.alpha_w.0),
             values(&self.a.l1_ratio.0),
