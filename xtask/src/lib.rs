@@ -3,13 +3,13 @@
 //!
 //! One module per command; `grid` is the main job and is split by stage (arguments, plan, run,
 //! results rows, report, plots, target search). Shared pieces: `common` (flags and CSV
-//! number format), `python` (the scikit-learn scripts of `scripts/`), `draw` and `png` (pictures
-//! without system fonts).
+//! number format), `python` (the scikit-learn scripts of `scripts/`), `charts` (SVG charts with
+//! `plotters`: the browser draws their text) and `png` (raster images).
 
 mod bench;
 mod bench_masked;
+mod charts;
 mod common;
-mod draw;
 pub mod grid;
 mod initcmp;
 mod png;

@@ -78,26 +78,33 @@ fn tiny_grid_writes_every_file() {
         "summary.json",
         "grid.json",
         "report.html",
-        "pareto.png",
-        "histogram.png",
+        "pareto.svg",
+        "histogram.svg",
+        "trace.svg",
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
-    // Heatmaps: 44 px of labels + 2 cells of 28 + 8; 2 cells + 28 of margins.
-    for name in ["heatmap_sparseness_cd.png", "heatmap_error_mu.png"] {
-        let img = image::open(out.join(name)).unwrap();
-        assert_eq!(
-            (img.width(), img.height()),
-            (44 + 2 * 28 + 8, 2 * 28 + 20 + 8),
-            "{name}"
-        );
+    // Heatmaps are SVG charts whose text the browser draws: titles, ticks, a colour bar, and
+    // one hover value per cell of the 2 x 2 grid.
+    for name in ["heatmap_sparseness_cd.svg", "heatmap_error_mu.svg"] {
+        let svg = std::fs::read_to_string(out.join(name)).unwrap();
+        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"));
+        for text in [">\nalpha_W\n<", ">\nl1_ratio\n<", ">\n0.5\n<"] {
+            assert!(svg.contains(text), "{name} lacks {text:?}");
+        }
+        assert_eq!(svg.matches("<title>").count(), 4, "{name}");
     }
-    // Galleries of 17 swimmer tiles (5 x 4 grid of 96 x 96 tiles plus captions).
-    let g = image::open(out.join("gallery_sparsest.png")).unwrap();
-    assert_eq!(
-        (g.width(), g.height()),
-        (5 * 102 + 6, 4 * (96 + 14 + 6) + 6)
-    );
+    // Basis images: one 32 x 32 PNG per swimmer component (17), captioned in the page.
+    let tiles: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("basis_unregularised_") && n.ends_with(".png"))
+        .collect();
+    assert_eq!(tiles.len(), 17, "{tiles:?}");
+    for t in &tiles {
+        let img = image::open(out.join(t)).unwrap();
+        assert_eq!((img.width(), img.height()), (32, 32), "{t}");
+    }
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["points"], 9);
@@ -112,13 +119,25 @@ fn tiny_grid_writes_every_file() {
         .chain(html.split("href=\"").skip(1))
     {
         let target = &part[..part.find('"').unwrap()];
+        if target.starts_with('#') {
+            continue;
+        }
         assert!(
             out.join(target).exists(),
             "report.html links to missing {target}"
         );
         n += 1;
     }
-    assert!(n >= 8, "only {n} links");
+    assert!(n >= 17 + 7, "only {n} links");
+    assert!(html.starts_with("<!doctype html>") && html.trim_end().ends_with("</html>"));
+    assert!(html.contains("<h3>Basis images: unregularised</h3>"));
+    assert!(
+        html.contains("<figcaption>#0 · "),
+        "tiles captioned in the page"
+    );
+    // The summary names the best settings and the scikit-learn call to paste.
+    assert!(html.contains("<dt>Best settings</dt>"));
+    assert!(html.contains("<dt>scikit-learn</dt>"));
     // A second run into the same folder without --resume is refused.
     let o = run(&[
         "grid-search",
@@ -145,6 +164,39 @@ fn tiny_grid_writes_every_file() {
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("different configuration"));
+}
+
+#[test]
+fn a_file_name_is_escaped_in_the_page() {
+    let dir = tmp("odd-name");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A file name a browser would otherwise read as markup.
+    let data = dir.join("a<b>&\"c\".npy");
+    let x = faer::Mat::<f32>::from_fn(30, 12, |i, j| ((i * 7 + j * 3) % 11) as f32 + 0.5);
+    nmf::io::write_npy(&data, x.as_ref()).unwrap();
+    let out = dir.join("out");
+    let o = run(&[
+        "grid-search",
+        "--dataset",
+        data.to_str().unwrap(),
+        "-k",
+        "3",
+        "--alpha-w",
+        "0,0.1",
+        "--l1-ratio",
+        "0,1",
+        "--max-iter",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Grid search: a&lt;b&gt;&amp;&quot;c&quot; (30 x 12), k = 3"),
+        "{html}"
+    );
+    assert!(!html.contains("a<b>"), "raw file name in the page");
 }
 
 #[test]

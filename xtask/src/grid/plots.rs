@@ -1,209 +1,174 @@
-//! The report's pictures: heatmaps over the grid, basis galleries, the sparseness/error scatter
-//! with its Pareto front, and the per-component sparseness histogram.
+//! The report's pictures from the grid's rows: heatmaps over alpha_W x l1_ratio, the
+//! sparseness/error scatter with its Pareto front, per-component sparseness histograms and the
+//! objective traces (SVG charts, see [`crate::charts`]), and basis images (PNG, one per
+//! component, so that the page can caption each with real text).
 
 use std::path::Path;
 
 use anyhow::Result;
 use faer::MatRef;
-use nmf::metrics;
+use nmf::prelude::SolverKind;
 
 use super::rows::Row;
-use crate::draw::{self, Canvas};
+use crate::charts::{self, Bars, Heatmap, Lines, Mark, Scatter};
 
-/// Side of a heatmap cell in pixels.
-const CELL: i64 = 28;
+/// A heatmap's measure: file name part, title, and the value it shows.
+pub(crate) type Measure = (&'static str, &'static str, fn(&Row) -> f64);
 
-/// Range of the values of the points that did not collapse.
-pub(crate) fn live_range(vals: &[Option<(f64, bool)>]) -> (f64, f64) {
-    vals.iter()
-        .flatten()
-        .filter(|v| !v.1)
-        .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v.0), h.max(v.0)))
-}
+/// The two measures every solver gets a heatmap of.
+pub(crate) const MEASURES: [Measure; 2] = [
+    ("sparseness", "mean basis sparseness", |r| {
+        r.basis_sparseness_mean
+    }),
+    ("error", "reconstruction error", |r| r.reconstruction_err),
+];
 
-/// A `rows x cols` heatmap of (value, collapsed) cells, row-major; missing cells are white,
-/// collapsed ones grey, the rest on viridis over the live range.
+/// `solver`'s points over alpha_W (rows, bottom up) x l1_ratio (columns), as SVG.
 pub(crate) fn heatmap(
-    path: &Path,
-    vals: &[Option<(f64, bool)>],
-    ylab: &[f64],
-    xlab: &[f64],
-) -> Result<()> {
-    let (rows, cols) = (ylab.len(), xlab.len());
-    let left = 44;
-    let bottom = 20;
-    let mut c = Canvas::new(
-        (left + CELL * cols as i64 + 8) as usize,
-        (CELL * rows as i64 + bottom + 8) as usize,
-    );
-    let (lo, hi) = live_range(vals);
-    for r in 0..rows {
-        for q in 0..cols {
-            let color = match vals[r * cols + q] {
-                Some((_, true)) => draw::GREY,
-                Some((v, false)) => draw::viridis(if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }),
-                None => draw::WHITE,
-            };
-            let (x, y) = (left + q as i64 * CELL, 4 + r as i64 * CELL);
-            c.rect(x, y, CELL - 1, CELL - 1, color);
-        }
-        let t = draw::fmt_num(ylab[r]);
-        let y = 4 + r as i64 * CELL + 8;
-        c.text(left - 4 - draw::text_width(&t, 2), y, &t, 2, draw::BLACK);
-    }
-    for (q, v) in xlab.iter().enumerate() {
-        // Every other label when they would overlap.
-        if cols <= 12 || q % 2 == 0 {
-            let (x, y) = (left + q as i64 * CELL + 2, 8 + rows as i64 * CELL);
-            c.text(x, y, &draw::fmt_num(*v), 1, draw::BLACK);
-        }
-    }
-    c.save(path)
+    rows: &[Row],
+    solver: SolverKind,
+    (what, title, value): Measure,
+    aws: &[f64],
+    l1s: &[f64],
+) -> Result<String> {
+    let find = |aw: f64, l1: f64| {
+        rows.iter().find(|r| {
+            r.solver == solver
+                && r.alpha_w == aw
+                && r.l1_ratio == l1
+                && r.h_sparseness_target.is_none()
+        })
+    };
+    let cells: Vec<Option<(f64, bool)>> = aws
+        .iter()
+        .flat_map(|&aw| l1s.iter().map(move |&l1| (aw, l1)))
+        .map(|(aw, l1)| find(aw, l1).map(|r| (value(r), r.collapsed)))
+        .collect();
+    charts::heatmap(&Heatmap {
+        title: &format!("{solver}: {title}"),
+        x_title: "l1_ratio",
+        x_values: l1s,
+        y_title: "alpha_W",
+        y_values: aws,
+        cells: &cells,
+        value_title: title,
+        bar_title: what,
+    })
 }
 
-/// The rows of `h` as `ih x iw` images, each scaled to its own range, its sparseness under it.
-pub(crate) fn gallery(
-    path: &Path,
-    h: MatRef<'_, f32>,
-    ih: usize,
-    iw: usize,
-    sp: &[f64],
-) -> Result<()> {
-    let k = h.nrows();
-    let cols = (k as f64).sqrt().ceil() as usize;
-    let rows = k.div_ceil(cols);
-    // Small images (swimmer's 32 x 32) are blown up to stay legible.
-    let scale = if ih <= 32 { 3 } else { 1 };
-    let (tw, th) = ((iw * scale) as i64, (ih * scale) as i64);
-    let cap = 14;
-    let mut c = Canvas::new(
-        cols * (tw as usize + 6) + 6,
-        rows * (th as usize + cap + 6) + 6,
-    );
-    for (t, s) in sp.iter().enumerate().take(k) {
-        let gx = 6 + (t % cols) as i64 * (tw + 6);
-        let gy = 6 + (t / cols) as i64 * (th + cap as i64 + 6);
-        tile(&mut c, h, t, (ih, iw), (gx, gy), scale);
-        let label = format!("{s:.2}");
-        let x = gx + (tw - draw::text_width(&label, 2)) / 2;
-        c.text(x, gy + th + 3, &label, 2, draw::BLACK);
+/// A point's settings in a few words, for hover texts and legends.
+pub(crate) fn settings(r: &Row) -> String {
+    match r.h_sparseness_target {
+        Some(t) => format!("{} target {t}", r.solver),
+        None => format!(
+            "{} alpha_W = {}, l1_ratio = {}",
+            r.solver, r.alpha_w, r.l1_ratio
+        ),
     }
-    c.save(path)
 }
 
-/// Row `t` of `h` as a grey image with its top-left corner at `at`.
-fn tile(
-    c: &mut Canvas,
+/// Every live point by error (x) and mean basis sparseness (y), one colour per solver, the
+/// Pareto front `front` (indices into `alive`, by error) and the chosen points labelled.
+pub(crate) fn pareto(alive: &[&Row], front: &[usize], chosen: &[(String, &Row)]) -> Result<String> {
+    let mut solvers: Vec<SolverKind> = Vec::new();
+    for r in alive {
+        if !solvers.contains(&r.solver) {
+            solvers.push(r.solver);
+        }
+    }
+    // By name, so that a solver keeps its colour from one report to the next.
+    solvers.sort_by_key(|s| s.name());
+    let groups = solvers
+        .iter()
+        .map(|&s| {
+            let pts = alive
+                .iter()
+                .filter(|r| r.solver == s)
+                .map(|r| {
+                    let hover = format!(
+                        "{}: error {}, sparseness {}",
+                        settings(r),
+                        charts::fmt_num(r.reconstruction_err),
+                        charts::fmt_num(r.basis_sparseness_mean)
+                    );
+                    (r.reconstruction_err, r.basis_sparseness_mean, hover)
+                })
+                .collect();
+            (format!("{s} points"), pts)
+        })
+        .collect();
+    let front_pts = front
+        .iter()
+        .map(|&i| (alive[i].reconstruction_err, alive[i].basis_sparseness_mean))
+        .collect();
+    charts::scatter(&Scatter {
+        title: "Sparseness against error, every live point",
+        x_title: "reconstruction error ‖X − WH‖ (lower is better)",
+        y_title: "mean basis sparseness (Hoyer)",
+        groups,
+        front: ("Pareto front".into(), front_pts),
+        marks: chosen
+            .iter()
+            .map(|(label, r)| Mark {
+                label: label.clone(),
+                x: r.reconstruction_err,
+                y: r.basis_sparseness_mean,
+            })
+            .collect(),
+    })
+}
+
+/// Histograms of the components' sparseness, one series per chosen point.
+pub(crate) fn histogram(sets: &[(String, Vec<f64>)]) -> Result<String> {
+    charts::bars(&Bars {
+        title: "Sparseness of each basis vector",
+        x_title: "Hoyer sparseness of a row of H (0 = flat, 1 = a single nonzero)",
+        y_title: "components",
+        bins: 10,
+        series: sets.to_vec(),
+    })
+}
+
+/// The objective per iteration of each chosen fit.
+pub(crate) fn traces(traces: &[(String, Vec<(usize, f64)>)]) -> Result<String> {
+    charts::lines(&Lines {
+        title: "Objective per iteration of the chosen fits",
+        x_title: "iteration",
+        y_title: "objective: loss + penalties (log scale)",
+        series: traces
+            .iter()
+            .map(|(name, t)| {
+                (
+                    name.clone(),
+                    t.iter().map(|&(i, o)| (i as f64, o)).collect(),
+                )
+            })
+            .collect(),
+    })
+}
+
+/// Row `t` of `h` as an `ih x iw` grey PNG, scaled to its own range (white = largest), so that
+/// every part is visible whatever its scale.
+pub(crate) fn basis_image(
+    path: &Path,
     h: MatRef<'_, f32>,
     t: usize,
     (ih, iw): (usize, usize),
-    (gx, gy): (i64, i64),
-    scale: usize,
-) {
+) -> Result<()> {
     let (mut lo, mut hi) = (f32::MAX, f32::MIN);
     h.row(t).iter().for_each(|&v| {
         lo = lo.min(v);
         hi = hi.max(v);
     });
-    for y in 0..ih {
-        for x in 0..iw {
-            let v = h[(t, y * iw + x)];
-            let g = if hi > lo {
-                ((v - lo) / (hi - lo) * 255.0) as u8
+    let px = (0..ih * iw)
+        .map(|p| {
+            let v = h[(t, p)];
+            if hi > lo {
+                ((v - lo) / (hi - lo) * 255.0).round() as u8
             } else {
                 0
-            };
-            let (px, py) = (gx + (x * scale) as i64, gy + (y * scale) as i64);
-            c.rect(px, py, scale as i64, scale as i64, [g, g, g]);
-        }
-    }
-}
-
-/// One axis of a scatter plot: values in [lo, hi] onto `len` pixels (the middle if lo = hi).
-struct Axis {
-    lo: f64,
-    hi: f64,
-    len: i64,
-}
-
-impl Axis {
-    fn over(values: impl Iterator<Item = f64>, len: i64) -> Axis {
-        let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(l, u), v| (l.min(v), u.max(v)));
-        Axis { lo, hi, len }
-    }
-
-    fn offset(&self, v: f64) -> i64 {
-        if self.hi > self.lo {
-            ((v - self.lo) / (self.hi - self.lo) * self.len as f64) as i64
-        } else {
-            self.len / 2
-        }
-    }
-}
-
-/// Every row by error (x) and mean basis sparseness (y), the Pareto front `front` (indices
-/// into `rows`, by error) joined in red.
-pub(crate) fn pareto_plot(path: &Path, rows: &[&Row], front: &[usize]) -> Result<()> {
-    let (w, h, m) = (420i64, 300i64, 30i64);
-    let mut c = Canvas::new(w as usize, h as usize);
-    let ex = Axis::over(rows.iter().map(|r| r.reconstruction_err), w - 2 * m);
-    let sy = Axis::over(rows.iter().map(|r| r.basis_sparseness_mean), h - 2 * m);
-    let at = |r: &Row| {
-        (
-            m + ex.offset(r.reconstruction_err),
-            h - m - sy.offset(r.basis_sparseness_mean),
-        )
-    };
-    c.line(m, h - m, w - m, h - m, draw::BLACK);
-    c.line(m, m, m, h - m, draw::BLACK);
-    for r in rows {
-        let (x, y) = at(r);
-        c.rect(x - 1, y - 1, 3, 3, draw::BLUE);
-    }
-    for win in front.windows(2) {
-        let ((x0, y0), (x1, y1)) = (at(rows[win[0]]), at(rows[win[1]]));
-        c.line(x0, y0, x1, y1, draw::RED);
-    }
-    for &i in front {
-        let (x, y) = at(rows[i]);
-        c.rect(x - 2, y - 2, 5, 5, draw::RED);
-    }
-    c.text(m, h - m + 6, &draw::fmt_num(ex.lo), 2, draw::BLACK);
-    let t = draw::fmt_num(ex.hi);
-    c.text(
-        w - m - draw::text_width(&t, 2),
-        h - m + 6,
-        &t,
-        2,
-        draw::BLACK,
-    );
-    c.text(2, m - 12, &draw::fmt_num(sy.hi), 2, draw::BLACK);
-    c.text(2, h - m - 12, &draw::fmt_num(sy.lo), 2, draw::BLACK);
-    c.save(path)
-}
-
-/// Histograms (10 bins over [0, 1]) of several sets of sparseness values, bars side by side.
-pub(crate) fn histogram(path: &Path, sets: &[Vec<f64>]) -> Result<()> {
-    let (w, h, m) = (420i64, 220i64, 24i64);
-    let mut c = Canvas::new(w as usize, h as usize);
-    let colors = [draw::BLUE, draw::ORANGE, draw::GREEN];
-    let counts: Vec<[usize; 10]> = sets
-        .iter()
-        .map(|s| metrics::sparseness::summary(s).map_or([0; 10], |x| x.histogram))
+            }
+        })
         .collect();
-    let max = counts.iter().flatten().copied().max().unwrap_or(1).max(1);
-    let bw = (w - 2 * m) / 10;
-    let sub = (bw - 4) / sets.len().max(1) as i64;
-    for (si, cnt) in counts.iter().enumerate() {
-        for (b, &n) in cnt.iter().enumerate() {
-            let bh = (n as f64 / max as f64 * (h - 2 * m) as f64) as i64;
-            let x = m + b as i64 * bw + 2 + si as i64 * sub;
-            c.rect(x, h - m - bh, sub.max(1), bh, colors[si % 3]);
-        }
-    }
-    c.line(m, h - m, w - m, h - m, draw::BLACK);
-    c.text(m, h - m + 6, "0", 2, draw::BLACK);
-    c.text(w - m - 8, h - m + 6, "1", 2, draw::BLACK);
-    c.text(2, m - 14, &max.to_string(), 2, draw::BLACK);
-    c.save(path)
+    crate::png::save_gray(path, iw as u32, ih as u32, px)
 }
