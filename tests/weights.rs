@@ -737,3 +737,61 @@ fn f32_weighted_fits_track_f64() {
         assert!(d < 1e-3, "{solver} {loss}: {d:e}");
     }
 }
+
+#[test]
+fn transform_treats_nan_as_missing_in_a_nan_model_and_sparse_models_impute() {
+    let (x, m, _, _) = random_problem(23);
+    let mut xn = x.clone();
+    for i in 0..x.nrows() {
+        for j in 0..x.ncols() {
+            if m[(i, j)] == 0.0 {
+                xn[(i, j)] = f64::NAN;
+            }
+        }
+    }
+    let seen = Mat::from_fn(x.nrows(), x.ncols(), |i, j| f64::from(m[(i, j)] != 0.0));
+    let model = Nmf::params(4)
+        .missing(Missing::Nan)
+        .max_iter(200)
+        .fit(xn.as_ref())
+        .unwrap();
+    let by_nan = model.transform(xn.as_ref()).unwrap();
+    let by_weights = model.transform_weighted(x.as_ref(), seen.as_ref()).unwrap();
+    assert!(
+        by_nan == by_weights,
+        "NaN rows in transform = their 0/1 weights"
+    );
+    // A model without Missing::Nan still refuses NaN in transform.
+    let plain = Nmf::params(4).max_iter(50).fit(x.as_ref()).unwrap();
+    assert!(plain.transform(xn.as_ref()).is_err());
+    // mask_zeros on sparse X: impute keeps the stored values and fills the rest from WH.
+    let xs = SparseMat::from_dense(
+        Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * seen[(i, j)]).as_ref(),
+    )
+    .unwrap();
+    let rec = Nmf::params(4)
+        .mask_zeros(true)
+        .max_iter(200)
+        .fit(&xs)
+        .unwrap();
+    let filled = rec.impute(&xs).unwrap();
+    let wh = rec.w() * rec.h();
+    for i in 0..x.nrows() {
+        for j in 0..x.ncols() {
+            let want = if seen[(i, j)] > 0.0 {
+                x[(i, j)]
+            } else {
+                wh[(i, j)]
+            };
+            assert_eq!(filled[(i, j)], want);
+        }
+    }
+    let e = rec.impute(x.subrows(0, 5)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            NmfError::Core(CoreError::ShapeMismatch { dim: "rows", .. })
+        ),
+        "{e}"
+    );
+}

@@ -35,6 +35,13 @@ pub(crate) struct Args {
     /// Tolerance of each fit.
     #[arg(long, default_value_t = 1e-4)]
     tol: f64,
+    /// alpha_W of each fit (alpha_H is the same); a small ridge keeps masked fits at large k
+    /// from putting arbitrary mass on entries nothing observed constrains.
+    #[arg(long, default_value_t = 0.0)]
+    alpha_w: f64,
+    /// l1_ratio of each fit.
+    #[arg(long, default_value_t = 0.0)]
+    l1_ratio: f64,
     /// Runs of one k fitted at once, one thread each (default: all cores).
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -100,7 +107,9 @@ pub(crate) fn run(a: Args) -> Result<()> {
     let template = Nmf::params::<f32>(1)
         .solver(a.solver)
         .max_iter(a.max_iter)
-        .tol(a.tol);
+        .tol(a.tol)
+        .alpha_w(a.alpha_w)
+        .l1_ratio(a.l1_ratio);
     // The library's rules, before any output exists (select_rank would find them at the first
     // fit, after the CSV was created).
     for &k in &a.components {
