@@ -143,6 +143,8 @@ struct Scratch<T> {
     grams: Vec<T>,
     rhs: Vec<T>,
     full: Vec<T>,
+    /// Pattern CD: one column's observed vectors of the fixed factor (k x its entry count).
+    gather: Vec<T>,
 }
 
 /// Which weighted method a [`Work`] is sized for.
@@ -172,6 +174,14 @@ impl<T: Float> Work<T> {
         let (nb, chunk) = (BLOCK.min(n.max(m)), CHUNK.min(n.max(m)));
         let sized = |on: bool, len: usize| if on { vec![T::ZERO; len] } else { Vec::new() };
         let (mu, cd) = (method == Method::Mu, method == Method::Cd);
+        // The most observed entries of any row or column (the pattern CD's gather panel).
+        let max_entries = match obs.kind() {
+            ObservedKind::Pattern(p) => {
+                let widest = |ptr: &[usize]| ptr.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+                widest(&p.row_ptr).max(widest(&p.col_ptr))
+            }
+            _ => 0,
+        };
         let scratch = (0..threads)
             .map(|_| Scratch {
                 num: sized(mu, k * nb),
@@ -181,6 +191,7 @@ impl<T: Float> Work<T> {
                 grams: sized(cd, nb * np),
                 rhs: sized(cd, nb * k),
                 full: sized(cd, k * k),
+                gather: sized(cd && !dense, k * max_entries),
             })
             .collect();
         let pairs_len = n.max(m) * np;
@@ -481,17 +492,39 @@ pub(crate) fn cd_half_step<T: Float>(
                         }
                     }
                     Side::Pattern { ptr, idx, wt, x } => {
-                        grams.fill(T::ZERO);
                         rhs.fill(T::ZERO);
                         for c in 0..nb {
-                            let gr = &mut grams[c * np..(c + 1) * np];
                             let br = &mut rhs[c * k..(c + 1) * k];
-                            for e in ptr[c0 + c]..ptr[c0 + c + 1] {
+                            let (e0, e1) = (ptr[c0 + c], ptr[c0 + c + 1]);
+                            let z = e1 - e0;
+                            // The column's observed g_j, scaled by √w, gathered into a k x z
+                            // panel: its Gram is then one GEMM (A·Aᵀ) instead of z rank-one
+                            // updates of a packed triangle, which do not vectorise.
+                            let a = &mut s.gather[..k * z];
+                            for (q, e) in (e0..e1).enumerate() {
                                 let gj = col(g, idx[e] as usize);
-                                rank_one(gr, wt[e], gj);
-                                let a = wt[e] * x[e];
+                                let r = wt[e].sqrt();
+                                let wx = wt[e] * x[e];
                                 for t in 0..k {
-                                    br[t] += a * gj[t];
+                                    a[q * k + t] = r * gj[t];
+                                    br[t] += wx * gj[t];
+                                }
+                            }
+                            let am = MatRef::from_column_major_slice(&*a, k, z);
+                            let mut gm =
+                                MatMut::from_column_major_slice_mut(&mut s.full[..k * k], k, k);
+                            gemm(
+                                gm.rb_mut(),
+                                Accum::Replace,
+                                am,
+                                am.transpose(),
+                                T::ONE,
+                                Par::Seq,
+                            );
+                            let gr = &mut grams[c * np..(c + 1) * np];
+                            for t in 0..k {
+                                for s_ in 0..=t {
+                                    gr[packed(s_, t, k)] = gm[(s_, t)];
                                 }
                             }
                         }
