@@ -20,7 +20,7 @@ use nmf_init::mt19937::RandomState;
 use crate::error::NmfError;
 use crate::params::NmfParams;
 use crate::report::{FitWarning, StopReason};
-use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact};
+use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact, violation_rule};
 
 /// The shape-only cut of a sweep over `n` rows ([`partition::sweep_blocks`]) and its grouping
 /// onto tasks, made once per factor.
@@ -426,14 +426,7 @@ impl<T: Float> Solver<T> for Cd<T> {
         pb: &Problem<'_, T>,
         _iter: usize,
     ) -> Result<Option<StopReason>, NmfError> {
-        let v0 = *self.v_init.get_or_insert(self.v_last);
-        Ok(if v0 == 0.0 {
-            Some(StopReason::NoViolation)
-        } else if self.v_last / v0 <= pb.c.tol {
-            Some(StopReason::Converged)
-        } else {
-            None
-        })
+        Ok(violation_rule(&mut self.v_init, self.v_last, pb.c.tol))
     }
 
     fn factors(&self) -> Option<(MatRef<'_, T>, MatRef<'_, T>)> {

@@ -22,7 +22,9 @@ use nmf_core::{DataRef, Float, Loss, Penalties, SKLEARN_EPS};
 use crate::error::NmfError;
 use crate::params::NmfParams;
 use crate::report::{FitWarning, StopReason};
-use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact, gram_or_exact_divergence};
+use crate::solver::{
+    Problem, Solver, ensure_finite, error_rule, gram_or_exact, gram_or_exact_divergence,
+};
 
 /// The MM exponent γ(β): 1/(2−β) for β < 1, 1 for 1 ≤ β ≤ 2, 1/(β−1) for β > 2.
 pub(crate) fn gamma(beta: f64) -> f64 {
@@ -644,11 +646,7 @@ impl<T: Float> Solver<T> for Mu<T> {
             return Ok(None);
         }
         let e = self.error_after_step(pb)?;
-        if (self.prev_err - e) / self.e0 < pb.c.tol {
-            return Ok(Some(StopReason::Converged));
-        }
-        self.prev_err = e;
-        Ok(None)
+        Ok(error_rule(&mut self.prev_err, self.e0, e, pb.c.tol))
     }
 
     fn factors(&self) -> Option<(MatRef<'_, T>, MatRef<'_, T>)> {

@@ -158,6 +158,33 @@ pub(crate) fn gram_or_exact<T: Float>(
     Ok(gram_or_exact_divergence(d, ws, pb, w, h)? + loss::penalty_value(w, h, &pb.pen))
 }
 
+/// scikit-learn's cd rule: stop once the violation falls below `tol` times the first
+/// iteration's (recorded in `v_init` on the first call); a zero first violation stops at once.
+pub(crate) fn violation_rule(
+    v_init: &mut Option<f64>,
+    v_last: f64,
+    tol: f64,
+) -> Option<StopReason> {
+    let v0 = *v_init.get_or_insert(v_last);
+    if v0 == 0.0 {
+        Some(StopReason::NoViolation)
+    } else if v_last / v0 <= tol {
+        Some(StopReason::Converged)
+    } else {
+        None
+    }
+}
+
+/// scikit-learn's mu rule, checked every 10 iterations: stop once the error decreased by less
+/// than `tol` times the starting error `e0` since the last check (`prev`, updated otherwise).
+pub(crate) fn error_rule(prev: &mut f64, e0: f64, e: f64, tol: f64) -> Option<StopReason> {
+    if (*prev - e) / e0 < tol {
+        return Some(StopReason::Converged);
+    }
+    *prev = e;
+    None
+}
+
 /// A typed error naming the factor when `a` has a non-finite entry.
 pub(crate) fn ensure_finite<T: Float>(
     what: &'static str,

@@ -30,7 +30,7 @@ use crate::error::NmfError;
 use crate::mu::gamma;
 use crate::params::NmfParams;
 use crate::report::{FitWarning, StopReason};
-use crate::solver::{Problem, Solver, ensure_finite};
+use crate::solver::{Problem, Solver, ensure_finite, error_rule, violation_rule};
 
 /// Columns of F per parallel block (fixed, so the partition never depends on the threads).
 const BLOCK: usize = 64;
@@ -786,11 +786,7 @@ impl<T: Float> Solver<T> for WeightedMu<T> {
             return Ok(None);
         }
         let e = self.s.error(pb)?;
-        if (self.prev_err - e) / self.e0 < pb.c.tol {
-            return Ok(Some(StopReason::Converged));
-        }
-        self.prev_err = e;
-        Ok(None)
+        Ok(error_rule(&mut self.prev_err, self.e0, e, pb.c.tol))
     }
 
     fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
@@ -900,14 +896,7 @@ impl<T: Float> Solver<T> for WeightedCd<T> {
         pb: &Problem<'_, T>,
         _iter: usize,
     ) -> Result<Option<StopReason>, NmfError> {
-        let v0 = *self.v_init.get_or_insert(self.v_last);
-        Ok(if v0 == 0.0 {
-            Some(StopReason::NoViolation)
-        } else if self.v_last / v0 <= pb.c.tol {
-            Some(StopReason::Converged)
-        } else {
-            None
-        })
+        Ok(violation_rule(&mut self.v_init, self.v_last, pb.c.tol))
     }
 
     fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
