@@ -26,6 +26,7 @@
 pub mod cv;
 pub mod datasets;
 pub mod io;
+pub mod model_file;
 pub mod rank;
 pub mod vocab;
 
@@ -45,6 +46,7 @@ pub use faer;
 
 /// The names most programs need: `use nmf::prelude::*;`.
 pub mod prelude {
+    pub use crate::model_file::ModelFiles;
     pub use nmf_core::{AlphaH, DataRef, Float, Loss, Missing, Regularization, SparseMat, Weights};
     pub use nmf_init::{Compat, Init};
     pub use nmf_solvers::{FitReport, Nmf, NmfModel, SolverKind, StopReason};

@@ -480,18 +480,35 @@ pub fn read_npy_labels(path: impl AsRef<Path>) -> Result<Vec<i64>, IoError> {
 pub fn write_npy<T: NpyFloat>(path: impl AsRef<Path>, a: MatRef<'_, T>) -> Result<(), IoError> {
     let path = path.as_ref();
     let file = fs::File::create(path).map_err(os(path))?;
+    let mut out = BufWriter::new(file);
+    write_npy_to(&mut out, a).map_err(os(path))?;
+    out.flush().map_err(os(path))
+}
+
+/// [`write_npy`] into memory: the bytes of the `.npy` file.
+pub fn write_npy_bytes<T: NpyFloat>(a: MatRef<'_, T>) -> Result<Vec<u8>, IoError> {
+    let mut out = Vec::with_capacity(128 + a.nrows() * a.ncols() * core::mem::size_of::<T>());
+    write_npy_to(&mut out, a).map_err(os(Path::new("<bytes>")))?;
+    Ok(out)
+}
+
+fn write_npy_to<T: NpyFloat, W: Write>(out: W, a: MatRef<'_, T>) -> std::io::Result<()> {
     let mut w = npyz::WriteOptions::<T>::new()
         .default_dtype()
         .shape(&[a.nrows() as u64, a.ncols() as u64])
-        .writer(BufWriter::new(file))
-        .begin_nd()
-        .map_err(os(path))?;
+        .writer(out)
+        .begin_nd()?;
     for i in 0..a.nrows() {
         for j in 0..a.ncols() {
-            w.push(&a[(i, j)]).map_err(os(path))?;
+            w.push(&a[(i, j)])?;
         }
     }
-    w.finish().map_err(os(path))
+    w.finish()
+}
+
+/// [`read_npy`] from memory; `path` names the source in errors.
+pub fn read_npy_bytes<T: Float>(bytes: &[u8], path: &Path) -> Result<Mat<T>, IoError> {
+    into_precision(read_npy_any_bytes(bytes, path)?, path)
 }
 
 /// Whether the first CSV row is a header.

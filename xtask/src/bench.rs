@@ -26,7 +26,7 @@ use nmf::prelude::*;
 use nmf::{DataRef, Float, SparseMat};
 use serde::{Deserialize, Serialize};
 
-use crate::common::{self, DataFileArgs};
+use nmf_cli::common::{self, DataFileArgs};
 
 /// Arguments of `bench-compare`.
 #[derive(clap::Args)]

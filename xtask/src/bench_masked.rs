@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use faer::Mat;
 use nmf::prelude::*;
 
-use crate::common::DataFileArgs;
+use nmf_cli::common::DataFileArgs;
 
 /// Arguments of `bench-masked`.
 #[derive(clap::Args)]

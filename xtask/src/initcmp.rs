@@ -11,7 +11,7 @@ use faer::{Mat, Par};
 use nmf::init::{Compat, Init, initialize};
 use serde::Deserialize;
 
-use crate::common::{self, DataFileArgs};
+use nmf_cli::common::{self, DataFileArgs};
 
 /// Arguments of `init-compare`.
 #[derive(clap::Args)]

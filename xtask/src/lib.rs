@@ -1,22 +1,18 @@
 //! `cargo xtask`: the project's commands (see `cargo xtask --help`), as a library so that its
 //! tests can use the file formats it writes (the grid's [`grid::rows::Row`]).
 //!
-//! One module per command; `grid` is the main job and is split by stage (arguments, plan, run,
-//! results rows, report, plots, target search). Shared pieces: `common` (flags and CSV
-//! number format), `python` (the scikit-learn scripts of `scripts/`), `charts` (SVG charts with
-//! `plotters`: the browser draws their text) and `png` (raster images).
+//! The user-facing jobs (`grid-search`, `rank-select`) live in the `nmf-cli` crate, which the
+//! installed `nmf` command runs too; xtask adds the developer commands that compare with
+//! scikit-learn (`python`: the scripts of `scripts/`) and time our kernels.
 
 mod bench;
 mod bench_masked;
-mod charts;
-mod common;
-pub mod grid;
 mod initcmp;
-mod png;
 mod python;
-mod rank;
-mod rank_cv;
 mod sparse;
+
+pub use nmf_cli::grid;
+use nmf_cli::rank;
 
 use anyhow::Result;
 use clap::Subcommand;

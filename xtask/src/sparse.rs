@@ -9,7 +9,7 @@ use nmf::prelude::*;
 use nmf::sparseness::hoyer;
 use serde::Deserialize;
 
-use crate::common::{self, DataFileArgs};
+use nmf_cli::common::{self, DataFileArgs};
 
 /// Arguments of `sparse-compare`.
 #[derive(clap::Args)]

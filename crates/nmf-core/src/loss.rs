@@ -19,6 +19,8 @@ use crate::scalar::{Float, SKLEARN_EPS};
 
 /// Which beta-divergence to minimise.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Loss {
     /// β = 2, half the squared Frobenius norm.

@@ -84,6 +84,8 @@ impl<T: Float> Weights<T> {
 
 /// What a NaN in a dense X means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum Missing {
     /// NaN is an error (the default: a NaN is usually a bug upstream).

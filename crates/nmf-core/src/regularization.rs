@@ -10,6 +10,8 @@ use crate::error::CoreError;
 
 /// `alpha_H`: a number, or "the same as `alpha_W`" (scikit-learn's default `"same"`).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum AlphaH {
     /// Use `alpha_W` for H as well.
     #[default]
@@ -35,6 +37,7 @@ impl core::fmt::Display for AlphaH {
 
 /// Unscaled penalty parameters as the user gives them.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Regularization {
     /// Penalty strength on W (>= 0).
     pub alpha_w: f64,

@@ -38,6 +38,8 @@ pub enum Init<T> {
 
 /// The method an [`Init`] resolved to (after the `Auto` rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum InitKind {
     /// Scaled half-normal entries.
@@ -45,8 +47,10 @@ pub enum InitKind {
     /// NNDSVD.
     Nndsvd,
     /// NNDSVD, zeros filled with the mean.
+    #[cfg_attr(feature = "serde", serde(rename = "nndsvda"))]
     NndsvdA,
     /// NNDSVD, zeros filled with small random values.
+    #[cfg_attr(feature = "serde", serde(rename = "nndsvdar"))]
     NndsvdAr,
     /// Caller-supplied factors.
     Custom,
@@ -73,6 +77,8 @@ impl core::fmt::Display for InitKind {
 
 /// Native numerics, or scikit-learn's stream and randomized SVD for identical results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Compat {
     /// Exact truncated SVD for NNDSVD and a modern RNG (xoshiro256++) for random draws.
     #[default]
@@ -84,6 +90,7 @@ pub enum Compat {
 
 /// What the initialisation did, for the fit report.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct InitReport {
     /// The method used.

@@ -18,6 +18,8 @@ use crate::mt19937::RandomState;
 
 /// Which SVD an NNDSVD initialisation used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum SvdPath {
     /// faer's dense thin SVD, truncated to k.

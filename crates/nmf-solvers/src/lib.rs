@@ -38,6 +38,8 @@ mod mu;
 mod opnmf;
 mod params;
 mod pg;
+#[cfg(feature = "serde")]
+mod record;
 mod report;
 mod solver;
 #[cfg(test)]
@@ -52,5 +54,7 @@ pub use nmf_core::{Missing, Weights};
 pub use opnmf::OpnmfNorm;
 pub use params::{Nmf, NmfConfig, NmfParams, PgVariant, SolverKind};
 pub use pg::LegacySparseness;
+#[cfg(feature = "serde")]
+pub use record::{InitName, ParamsRecord, WeightsKind};
 pub use report::{FitReport, FitWarning, IterInfo, StopReason};
 pub use transform::transform_with_h;

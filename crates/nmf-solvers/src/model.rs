@@ -19,6 +19,33 @@ pub struct NmfModel<T: Float> {
 }
 
 impl<T: Float> NmfModel<T> {
+    /// Reassembles a model from its parts, e.g. a model file read back. `w` must be
+    /// n_samples x k and `h` k x n_features for the config's k, both finite and nonnegative.
+    ///
+    /// # Errors
+    /// Shapes that disagree with each other or with the config's k, negative or non-finite
+    /// entries.
+    pub fn from_parts(
+        w: Mat<T>,
+        h: Mat<T>,
+        report: FitReport,
+        config: NmfConfig<T>,
+    ) -> Result<Self, NmfError> {
+        let k = config.n_components();
+        check::ensure_shape("W", w.as_ref(), w.nrows(), k)?;
+        check::ensure_shape("H", h.as_ref(), k, h.ncols())?;
+        for (what, a) in [("W", w.as_ref()), ("H", h.as_ref())] {
+            check::ensure_finite(what, a)?;
+            check::ensure_nonneg(what, a)?;
+        }
+        Ok(NmfModel {
+            w,
+            h,
+            report,
+            config,
+        })
+    }
+
     /// W (n_samples x k): the transformed training data.
     pub fn w(&self) -> MatRef<'_, T> {
         self.w.as_ref()

@@ -24,6 +24,8 @@ use crate::solver::{Problem, Solver, ensure_finite};
 
 /// How OPNMF keeps the scale of the basis in check between updates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum OpnmfNorm {
     /// No normalisation; each multiplicative update is accepted through a backtracking search

@@ -39,6 +39,8 @@ use crate::model::NmfModel;
 
 /// The algorithm that minimises the objective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum SolverKind {
     /// Coordinate descent (fast HALS), Frobenius loss only; scikit-learn's `solver="cd"`.
@@ -48,6 +50,7 @@ pub enum SolverKind {
     Mu,
     /// Projected gradient: Hoyer's sparseness-constrained NMF (`h_sparseness`, `w_sparseness`)
     /// or, with [`PgVariant::Legacy`], scikit-learn 0.15's `ProjectedGradientNMF`. Frobenius only.
+    #[cfg_attr(feature = "serde", serde(rename = "pg"))]
     ProjectedGradient,
     /// Orthogonal projective NMF (Yang & Oja 2010): `X ≈ X·Hᵀ·H`. Frobenius only.
     Opnmf,
@@ -55,6 +58,8 @@ pub enum SolverKind {
 
 /// Which projected-gradient method `SolverKind::ProjectedGradient` runs.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum PgVariant {
     /// Hoyer's `nmfsc`: exact sparseness constraints via projection, adaptive steps. Default.

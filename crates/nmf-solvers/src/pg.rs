@@ -442,6 +442,8 @@ fn transform_hoyer<T: Float>(
 
 /// Kim & Park's sparse variants of the legacy solver (scikit-learn 0.15's `sparseness`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum LegacySparseness {
     /// Plain alternating nonnegative least squares.

@@ -7,6 +7,8 @@ use crate::params::SolverKind;
 
 /// Why the iteration loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum StopReason {
     /// `max_iter` iterations were run (with `tol = 0` this is the requested outcome).
@@ -15,6 +17,7 @@ pub enum StopReason {
     /// error decrease over 10 iterations < tol).
     Converged,
     /// The optional projected-gradient (KKT) rule was met.
+    #[cfg_attr(feature = "serde", serde(rename = "kkt"))]
     KktConverged,
     /// cd: the first sweep found nothing to improve (violation 0).
     NoViolation,
@@ -49,6 +52,8 @@ impl core::fmt::Display for StopReason {
 
 /// Conditions worth knowing about that are not errors (scikit-learn would warn).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum FitWarning {
     /// `max_iter` was reached with `tol > 0` before the stopping rule was met.
@@ -94,6 +99,7 @@ pub struct IterInfo {
 
 /// Summary of a fit.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct FitReport {
     /// The solver used.

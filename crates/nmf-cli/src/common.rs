@@ -16,7 +16,7 @@ use nmf::{DataRef, Float, SparseMat};
 /// `--dataset`, `--data-home` and `--vocab` of the commands that fit in Rust only (default:
 /// swimmer).
 #[derive(clap::Args, Clone, Debug)]
-pub(crate) struct DatasetArgs {
+pub struct DatasetArgs {
     /// `swimmer` (built in, the default), `olivetti` (from --data-home), `corpus` (built in:
     /// synthetic word counts with 8 planted topics, sparse), a dense .npy/.csv file, or a
     /// sparse .npz (scipy) / .mtx (MatrixMarket) file of counts.
@@ -32,13 +32,13 @@ pub(crate) struct DatasetArgs {
 }
 
 /// A command's data matrix: dense (images, .npy/.csv) or sparse (counts, .npz/.mtx).
-pub(crate) enum Matrix {
+pub enum Matrix {
     Dense(Mat<f32>),
     Sparse(SparseMat<f32>),
 }
 
 /// A loaded dataset with what is known about it.
-pub(crate) struct Input {
+pub struct Input {
     /// Short name (`swimmer`, `corpus`, or the file stem).
     pub name: String,
     pub x: Matrix,
@@ -95,7 +95,7 @@ impl From<Dataset> for Input {
 }
 
 /// Whether `p` names a sparse matrix file (by extension, as the reader decides too).
-pub(crate) fn is_sparse_file(p: &Path) -> bool {
+pub fn is_sparse_file(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("npz") || e.eq_ignore_ascii_case("mtx"))
@@ -103,7 +103,7 @@ pub(crate) fn is_sparse_file(p: &Path) -> bool {
 
 /// The built-in synthetic corpus, as f32 counts (integers, so exact), with its vocabulary and
 /// planted topics.
-pub(crate) fn corpus_input() -> Input {
+pub fn corpus_input() -> Input {
     let c = nmf::datasets::corpus();
     Input {
         name: "corpus".into(),
@@ -162,7 +162,7 @@ impl DatasetArgs {
 /// A sparse file in precision `T`. Count files are often stored as float64 although every
 /// value is a small integer: those are narrowed, since no value changes; a float64 file with a
 /// value `T` cannot hold exactly is refused, as the reader refuses it.
-pub(crate) fn read_sparse_exact<T: Float>(path: &Path) -> Result<SparseMat<T>> {
+pub fn read_sparse_exact<T: Float>(path: &Path) -> Result<SparseMat<T>> {
     match nmf::io::read_sparse::<T>(path) {
         Err(nmf::io::IoError::Dtype { .. }) => {
             let x = nmf::io::read_sparse::<f64>(path)?;
@@ -185,7 +185,7 @@ fn read_vocab(p: &Path) -> Result<Vec<String>> {
 }
 
 /// A file's stem, as dataset names are.
-pub(crate) fn stem(p: &Path) -> String {
+pub fn stem(p: &Path) -> String {
     p.file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("data")
@@ -195,7 +195,7 @@ pub(crate) fn stem(p: &Path) -> String {
 /// `--dataset` and `--data-home` of the commands that hand the data to scikit-learn as a file
 /// (default: the Olivetti faces).
 #[derive(clap::Args, Clone, Debug)]
-pub(crate) struct DataFileArgs {
+pub struct DataFileArgs {
     /// `olivetti` (olivetti_faces.npy in --data-home, the default) or a .npy file;
     /// bench-compare also takes sparse data: `corpus` (built in) or a .npz/.mtx file.
     // `--data` was this flag's name before every command said `--dataset`.
@@ -228,7 +228,7 @@ impl DataFileArgs {
 }
 
 /// faer's parallelism for `threads` threads (one thread runs sequentially, without rayon).
-pub(crate) fn par(threads: usize) -> Par {
+pub fn par(threads: usize) -> Par {
     if threads <= 1 {
         Par::Seq
     } else {
@@ -237,7 +237,7 @@ pub(crate) fn par(threads: usize) -> Par {
 }
 
 /// Threads when `--threads` is not given: every core.
-pub(crate) fn all_cores() -> usize {
+pub fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -247,7 +247,7 @@ pub(crate) fn all_cores() -> usize {
 /// The csv crate writes floats with ryu (`1.0`, `1e-7`); the result files have always held
 /// Rust's shortest round-trip decimals (`1`, `0.0000001`), which read back to the same bits, so
 /// the files stay byte-for-byte what they were and diff cleanly between versions.
-pub(crate) mod text {
+pub mod text {
     use std::fmt::Display;
     use std::str::FromStr;
 

@@ -9,7 +9,7 @@ use nmf::cv::{CvOptions, CvRow, best_k, cross_validate};
 use nmf::prelude::*;
 
 /// Runs the cross-validation for `ks` on `x` and writes its files into `out`.
-pub(crate) fn run(
+pub fn run(
     x: DataRef<'_, f32>,
     ks: &[usize],
     template: &nmf::NmfParams<f32>,
@@ -75,7 +75,7 @@ fn esc(s: &str) -> String {
 
 /// Train and test error against k as a standalone SVG: axes with ticks and titles, one line
 /// per curve with ±1 std bars, the best k marked. Text is SVG text (the viewer draws it).
-pub(crate) fn curve_svg(rows: &[CvRow]) -> String {
+pub fn curve_svg(rows: &[CvRow]) -> String {
     let (w, h) = (640.0, 400.0);
     let (l, r, t, b) = (80.0, 20.0, 40.0, 60.0);
     let ks: Vec<f64> = rows.iter().map(|r| r.k as f64).collect();

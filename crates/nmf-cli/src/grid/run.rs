@@ -19,10 +19,10 @@ use super::plan::{self, Plan, Point};
 use super::rows::{self, Row};
 
 /// (W, H).
-pub(crate) type Factors = (Mat<f32>, Mat<f32>);
+pub type Factors = (Mat<f32>, Mat<f32>);
 
 /// The grid: fits every point not yet in `results.csv`, then writes `summary.json`.
-pub(crate) fn run_grid(a: &Args, plan: &Plan) -> Result<Outcome> {
+pub fn run_grid(a: &Args, plan: &Plan) -> Result<Outcome> {
     let started = Instant::now();
     let start_time = SystemTime::now();
     // Before the folder is opened, so that a k the data cannot take leaves nothing behind.
@@ -65,7 +65,7 @@ pub(crate) fn run_grid(a: &Args, plan: &Plan) -> Result<Outcome> {
 }
 
 /// What a finished grid leaves for the report.
-pub(crate) struct Outcome {
+pub struct Outcome {
     /// Every row, earlier runs' first.
     pub rows: Vec<Row>,
     /// The shared start (the report refits its chosen points from it).
@@ -275,7 +275,7 @@ impl Progress {
 }
 
 /// Fits one point from (w0, h0); returns its row and its factors (the next warm start).
-pub(crate) fn fit_point(
+pub fn fit_point(
     a: &Args,
     plan: &Plan,
     w0: &Mat<f32>,

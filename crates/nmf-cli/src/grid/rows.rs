@@ -85,7 +85,7 @@ pub struct Row {
 
 impl Row {
     /// The grid point this row belongs to.
-    pub(crate) fn point(&self) -> Point {
+    pub fn point(&self) -> Point {
         Point {
             solver: self.solver,
             alpha_w: self.alpha_w,

@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::common::{DatasetArgs, text};
 
 /// Arguments of `rank-select`.
-#[derive(clap::Args)]
-pub(crate) struct Args {
+#[derive(clap::Args, Debug)]
+pub struct Args {
     #[command(flatten)]
     data: DatasetArgs,
     /// Ranks to try, comma-separated.
@@ -103,7 +103,8 @@ impl From<&RankRow> for CsvRow {
     }
 }
 
-pub(crate) fn run(a: Args) -> Result<()> {
+/// Runs `rank-select`.
+pub fn run(a: Args) -> Result<()> {
     let template = Nmf::params::<f32>(1)
         .solver(a.solver)
         .max_iter(a.max_iter)

@@ -61,7 +61,7 @@ const MIN_GAIN: f64 = 0.01;
 const KNEE_RULE: &str = "among the regularised points on the Pareto front that are at least 0.01 sparser than the unregularised fit, the one farthest above the straight line from the unregularised fit to the sparsest of them (both axes scaled to that span): up to it, sparseness comes cheaper in error than on average along the front, beyond it dearer";
 
 /// Writes `report.html` and its pictures into `--out`; returns the number of pictures.
-pub(crate) fn write(a: &Args, plan: &Plan, outcome: &Outcome) -> Result<usize> {
+pub fn write(a: &Args, plan: &Plan, outcome: &Outcome) -> Result<usize> {
     let rows = &outcome.rows;
     let alive: Vec<&Row> = rows.iter().filter(|r| !r.collapsed).collect();
     let front = pareto(&alive);

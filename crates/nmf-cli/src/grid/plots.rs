@@ -13,10 +13,10 @@ use super::rows::Row;
 use crate::charts::{self, Bars, Heatmap, Lines, Mark, Scatter};
 
 /// A heatmap's measure: file name part, title, and the value it shows.
-pub(crate) type Measure = (&'static str, &'static str, fn(&Row) -> f64);
+pub type Measure = (&'static str, &'static str, fn(&Row) -> f64);
 
 /// The two measures every solver gets a heatmap of.
-pub(crate) const MEASURES: [Measure; 2] = [
+pub const MEASURES: [Measure; 2] = [
     ("sparseness", "mean basis sparseness", |r| {
         r.basis_sparseness_mean
     }),
@@ -24,7 +24,7 @@ pub(crate) const MEASURES: [Measure; 2] = [
 ];
 
 /// `solver`'s points over alpha_W (rows, bottom up) x l1_ratio (columns), as SVG.
-pub(crate) fn heatmap(
+pub fn heatmap(
     rows: &[Row],
     solver: SolverKind,
     (what, title, value): Measure,
@@ -57,7 +57,7 @@ pub(crate) fn heatmap(
 }
 
 /// A point's settings in a few words, for hover texts and legends.
-pub(crate) fn settings(r: &Row) -> String {
+pub fn settings(r: &Row) -> String {
     match r.h_sparseness_target {
         Some(t) => format!("{} target {t}", r.solver),
         None => format!(
@@ -69,7 +69,7 @@ pub(crate) fn settings(r: &Row) -> String {
 
 /// Every live point by error (x) and mean basis sparseness (y), one colour per solver, the
 /// Pareto front `front` (indices into `alive`, by error) and the chosen points labelled.
-pub(crate) fn pareto(alive: &[&Row], front: &[usize], chosen: &[(String, &Row)]) -> Result<String> {
+pub fn pareto(alive: &[&Row], front: &[usize], chosen: &[(String, &Row)]) -> Result<String> {
     let mut solvers: Vec<SolverKind> = Vec::new();
     for r in alive {
         if !solvers.contains(&r.solver) {
@@ -119,7 +119,7 @@ pub(crate) fn pareto(alive: &[&Row], front: &[usize], chosen: &[(String, &Row)])
 }
 
 /// Histograms of the components' sparseness, one series per chosen point.
-pub(crate) fn histogram(sets: &[(String, Vec<f64>)]) -> Result<String> {
+pub fn histogram(sets: &[(String, Vec<f64>)]) -> Result<String> {
     charts::bars(&Bars {
         title: "Sparseness of each basis vector",
         x_title: "Hoyer sparseness of a row of H (0 = flat, 1 = a single nonzero)",
@@ -130,7 +130,7 @@ pub(crate) fn histogram(sets: &[(String, Vec<f64>)]) -> Result<String> {
 }
 
 /// The objective per iteration of each chosen fit.
-pub(crate) fn traces(traces: &[(String, Vec<(usize, f64)>)]) -> Result<String> {
+pub fn traces(traces: &[(String, Vec<(usize, f64)>)]) -> Result<String> {
     charts::lines(&Lines {
         title: "Objective per iteration of the chosen fits",
         x_title: "iteration",
@@ -149,7 +149,7 @@ pub(crate) fn traces(traces: &[(String, Vec<(usize, f64)>)]) -> Result<String> {
 
 /// Row `t` of `h` as an `ih x iw` grey PNG, scaled to its own range (white = largest), so that
 /// every part is visible whatever its scale.
-pub(crate) fn basis_image(
+pub fn basis_image(
     path: &Path,
     h: MatRef<'_, f32>,
     t: usize,

@@ -20,7 +20,7 @@ use crate::common::{self, Input, Matrix};
 
 /// One grid point.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Point {
+pub struct Point {
     pub solver: SolverKind,
     pub alpha_w: f64,
     pub alpha_h: AlphaH,
@@ -64,7 +64,7 @@ impl Point {
 }
 
 /// Validated settings.
-pub(crate) struct Plan {
+pub struct Plan {
     pub data: Input,
     pub k: usize,
     /// Threads: grid points fitted at once.
@@ -95,7 +95,7 @@ impl Plan {
 
 /// Loads the data and checks every point: the argument errors `check()` knows fail here,
 /// before the output folder is touched.
-pub(crate) fn plan(a: &Args) -> Result<Plan> {
+pub fn plan(a: &Args) -> Result<Plan> {
     if let Some(s) = a.solver.iter().find(|s| **s == SolverKind::Opnmf) {
         // The grid sweeps penalties (or pg's targets); opnmf takes neither.
         bail!("--solver {s}: the grid runs cd, mu and pg");
@@ -192,7 +192,7 @@ fn sha256_sparse(x: &nmf::SparseMat<f32>) -> String {
 }
 
 /// Every point of the grid: per solver, alpha_W x l1_ratio, or pg's targets.
-pub(crate) fn points(a: &Args) -> Vec<Point> {
+pub fn points(a: &Args) -> Vec<Point> {
     let mut out = Vec::new();
     for &solver in &a.solver {
         if solver == SolverKind::ProjectedGradient {
@@ -220,7 +220,7 @@ pub(crate) fn points(a: &Args) -> Vec<Point> {
 
 /// Warm-start chains: the points sharing solver, alpha_H, l1_ratio and target, by increasing
 /// alpha_W (the order in which sparser solutions grow out of denser ones).
-pub(crate) fn chains(todo: &[Point]) -> Vec<Vec<Point>> {
+pub fn chains(todo: &[Point]) -> Vec<Vec<Point>> {
     let mut out: Vec<Vec<Point>> = Vec::new();
     for pt in todo {
         let same = |c: &Vec<Point>| {
@@ -242,7 +242,7 @@ pub(crate) fn chains(todo: &[Point]) -> Vec<Vec<Point>> {
 }
 
 /// The configuration a results folder belongs to (everything that changes a row).
-pub(crate) fn config_json(a: &Args, p: &Plan) -> serde_json::Value {
+pub fn config_json(a: &Args, p: &Plan) -> serde_json::Value {
     json!({
         "dataset": p.data.name, "dataset_sha256": p.hash, "shape": [p.data.nrows(), p.data.ncols()],
         "k": p.k, "solvers": a.solver.iter().map(|s| s.name()).collect::<Vec<_>>(),

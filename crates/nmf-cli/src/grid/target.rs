@@ -45,7 +45,7 @@ struct Found {
 }
 
 /// Runs the search for every l1_ratio of the plan.
-pub(crate) fn search(a: &Args, plan: &Plan, target: f64) -> Result<()> {
+pub fn search(a: &Args, plan: &Plan, target: f64) -> Result<()> {
     let solver = *a
         .solver
         .iter()

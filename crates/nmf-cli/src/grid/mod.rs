@@ -18,10 +18,10 @@ mod target;
 
 use anyhow::Result;
 
-pub(crate) use args::Args;
+pub use args::{Args, parse_alpha_h};
 
 /// Runs `grid-search`.
-pub(crate) fn run(a: Args) -> Result<()> {
+pub fn run(a: Args) -> Result<()> {
     let plan = plan::plan(&a)?;
     if let Some(s) = a.target_sparseness {
         return target::search(&a, &plan, s);

@@ -15,68 +15,69 @@ use crate::common::DatasetArgs;
 
 /// Arguments of `grid-search`.
 #[derive(clap::Args, Clone, Debug)]
-pub(crate) struct Args {
+pub struct Args {
+    /// The data (`--dataset`, `--data-home`, `--vocab`).
     #[command(flatten)]
-    pub(crate) data: DatasetArgs,
+    pub data: DatasetArgs,
     /// Solvers, comma-separated: cd, mu, pg.
     #[arg(long, value_delimiter = ',', default_value = "cd,mu")]
-    pub(crate) solver: Vec<SolverKind>,
+    pub solver: Vec<SolverKind>,
     /// Number of components (default: 17 for swimmer, 50 otherwise).
     #[arg(short = 'k', long)]
-    pub(crate) components: Option<usize>,
+    pub components: Option<usize>,
     /// alpha_W values: a list (0,0.1,1) or start:stop:step.
     #[arg(long, default_value = "0:1:0.1")]
-    pub(crate) alpha_w: Values,
+    pub alpha_w: Values,
     /// l1_ratio values: a list or start:stop:step, each in [0, 1].
     #[arg(long, default_value = "0:1:0.1")]
-    pub(crate) l1_ratio: Values,
+    pub l1_ratio: Values,
     /// alpha_H: a number or `same`.
     #[arg(long, default_value = "0", value_parser = parse_alpha_h)]
-    pub(crate) alpha_h: AlphaH,
+    pub alpha_h: AlphaH,
     /// Basis sparseness targets of the pg rows (list or start:stop:step).
     #[arg(long, default_value = "0.3,0.5,0.7,0.9")]
-    pub(crate) pg_sparseness: Values,
+    pub pg_sparseness: Values,
     /// Loss: frobenius, kullback-leibler, itakura-saito or a number (mu only for non-Frobenius).
     #[arg(long, default_value = "frobenius")]
-    pub(crate) loss: Loss,
+    pub loss: Loss,
     /// Initialisation.
     #[arg(long, value_enum, default_value_t = InitName::Nndsvda)]
-    pub(crate) init: InitName,
+    pub init: InitName,
     /// Iteration limit of each fit.
     #[arg(long, default_value_t = 200)]
-    pub(crate) max_iter: usize,
+    pub max_iter: usize,
     /// Stopping tolerance (scikit-learn's rule of each solver).
     #[arg(long, default_value_t = 1e-4)]
-    pub(crate) tol: f64,
+    pub tol: f64,
     /// Seed of the initialisation.
     #[arg(long, default_value_t = 0)]
-    pub(crate) seed: u64,
+    pub seed: u64,
     /// Grid points fitted at once, one thread each (default: all cores).
     // `--jobs` was this flag's name before every command said `--threads`.
     #[arg(long, alias = "jobs")]
-    pub(crate) threads: Option<NonZeroUsize>,
+    pub threads: Option<NonZeroUsize>,
     /// Output folder.
     #[arg(long, default_value = "target/grid-search")]
-    pub(crate) out: PathBuf,
+    pub out: PathBuf,
     /// Fit each l1_ratio's alpha_W values in increasing order, each point starting from the
     /// previous point's factors (the chains run in parallel). Each point is then the optimum
     /// reached from its neighbour on the regularisation path rather than from the shared init,
     /// and usually needs far fewer iterations. A resumed chain restarts from the shared init.
     #[arg(long)]
-    pub(crate) warm_start: bool,
+    pub warm_start: bool,
     /// Continue an interrupted run in --out: finished points are skipped.
     #[arg(long)]
-    pub(crate) resume: bool,
+    pub resume: bool,
     /// Instead of the grid: for each l1_ratio, the smallest alpha reaching this mean basis
     /// sparseness (bracketing and bisection with warm starts).
     #[arg(long)]
-    pub(crate) target_sparseness: Option<f64>,
+    pub target_sparseness: Option<f64>,
 }
 
 /// The initialisations the grid offers (the library's `Init` has no `FromStr`: it also holds
 /// caller-supplied factors).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum InitName {
+pub enum InitName {
     /// NNDSVD with zeros filled by mean(X).
     Nndsvda,
     /// NNDSVD, zeros kept.
@@ -106,7 +107,7 @@ impl InitName {
 }
 
 /// `same` or a number; the range is `NmfParams::check`'s business.
-pub(crate) fn parse_alpha_h(s: &str) -> Result<AlphaH> {
+pub fn parse_alpha_h(s: &str) -> Result<AlphaH> {
     match s.trim() {
         "same" => Ok(AlphaH::Same),
         t => t
@@ -118,7 +119,7 @@ pub(crate) fn parse_alpha_h(s: &str) -> Result<AlphaH> {
 
 /// A list of values, given as `a,b,c` or `start:stop:step` (inclusive).
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Values(pub Vec<f64>);
+pub struct Values(pub Vec<f64>);
 
 impl FromStr for Values {
     type Err = Error;
