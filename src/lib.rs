@@ -27,6 +27,8 @@ pub mod cv;
 pub mod datasets;
 pub mod io;
 pub mod model_file;
+#[cfg(feature = "ndarray")]
+pub mod nd;
 pub mod rank;
 pub mod vocab;
 
