@@ -56,6 +56,6 @@ pub mod prelude {
 
 pub use nmf_init::{Compat, Init};
 pub use nmf_solvers::{
-    FitReport, FitWarning, IterInfo, Nmf, NmfConfig, NmfError, NmfModel, NmfParams, SolverKind,
-    StopReason,
+    FitReport, FitWarning, IterInfo, MiniBatchParams, Nmf, NmfConfig, NmfError, NmfModel,
+    NmfParams, SolverKind, StopReason,
 };

@@ -111,8 +111,18 @@ fn fit_as<T: Float, S: Solver<T>>(
             max_iter: c.max_iter,
         });
     }
+    let n_steps = solver.n_steps().unwrap_or(run.n_iter);
     let (w, h) = solver.into_factors(&pb)?;
-    report(config, &pb, w, h, run, init.report, warnings, start)
+    report(
+        config,
+        &pb,
+        w,
+        h,
+        (run, n_steps),
+        init.report,
+        warnings,
+        start,
+    )
 }
 
 /// The iterations: limits, the solver's step and rules, finiteness, trace and observers.
@@ -263,7 +273,7 @@ fn report<T: Float>(
     pb: &Problem<'_, T>,
     w: Mat<T>,
     h: Mat<T>,
-    run: Run,
+    (run, n_steps): (Run, usize),
     init: nmf_init::InitReport,
     mut warnings: Vec<FitWarning>,
     start: Instant,
@@ -297,6 +307,7 @@ fn report<T: Float>(
         solver: c.solver,
         loss: c.loss,
         n_iter: run.n_iter,
+        n_steps,
         stop_reason: run.reason,
         reconstruction_err: (2.0 * d.max(0.0)).sqrt(),
         objective: d + loss::penalty_value(w.as_ref(), h.as_ref(), &pb.pen),

@@ -33,6 +33,7 @@
 mod cd;
 mod driver;
 mod error;
+mod minibatch;
 mod model;
 mod mu;
 mod opnmf;
@@ -49,6 +50,7 @@ mod weighted;
 
 pub use driver::Observer;
 pub use error::NmfError;
+pub use minibatch::MiniBatchParams;
 pub use model::NmfModel;
 pub use nmf_core::{Missing, Weights};
 pub use opnmf::OpnmfNorm;

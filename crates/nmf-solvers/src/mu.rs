@@ -39,7 +39,7 @@ pub(crate) fn gamma(beta: f64) -> f64 {
 
 /// Penalty coefficients of one factor, in the data's precision.
 #[derive(Debug, Clone, Copy)]
-struct FactorPenalty<T> {
+pub(crate) struct FactorPenalty<T> {
     /// L1 coefficient (already scaled).
     l1: T,
     /// L2 coefficient (already scaled).
@@ -47,13 +47,13 @@ struct FactorPenalty<T> {
 }
 
 impl<T: Float> FactorPenalty<T> {
-    fn w(p: &Penalties) -> Self {
+    pub(crate) fn w(p: &Penalties) -> Self {
         FactorPenalty {
             l1: T::from_f64(p.l1_w),
             l2: T::from_f64(p.l2_w),
         }
     }
-    fn h(p: &Penalties) -> Self {
+    pub(crate) fn h(p: &Penalties) -> Self {
         FactorPenalty {
             l1: T::from_f64(p.l1_h),
             l2: T::from_f64(p.l2_h),
@@ -78,13 +78,13 @@ impl Blockwise {
 /// Whether H changes between W half-steps (a fit) or stays fixed (transform: for β = 2 its
 /// products are then computed once).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HRole {
+pub(crate) enum HRole {
     Updated,
     Fixed,
 }
 
 /// Buffers for the updates of an n x m problem with k components, sized once.
-struct Workspace<T: Float> {
+pub(crate) struct Workspace<T: Float> {
     num_w: Mat<T>,
     den_w: Mat<T>,
     num_h: Mat<T>,
@@ -102,11 +102,20 @@ struct Workspace<T: Float> {
     sums: Vec<T>,
     /// For β = 2 with H fixed (transform): XHᵀ and HHᵀ stay valid across iterations.
     fixed_h_ready: bool,
+    /// Whether a W half-step ends with scikit-learn's β < 1 clipping (`NMF` clips; the inner W
+    /// solve of `MiniBatchNMF`, and so its `transform`, does not).
+    pub(crate) clip_w: bool,
 }
 
 impl<T: Float> Workspace<T> {
+    /// Forgets every product cached from the previous H (H changed outside this workspace).
+    pub(crate) fn h_changed(&mut self) {
+        self.fixed_h_ready = false;
+        self.hht_current = false;
+    }
+
     /// Buffers for X n x m, k components and loss β on `par`'s threads.
-    fn new(n: usize, m: usize, k: usize, beta: f64, sparse: bool, par: Par) -> Self {
+    pub(crate) fn new(n: usize, m: usize, k: usize, beta: f64, sparse: bool, par: Par) -> Self {
         let threads = par.degree().max(1);
         let (on_w, on_h) = (Blockwise::new(n, m, threads), Blockwise::new(m, n, threads));
         let tile_len = on_w.plan.tile_len().max(on_h.plan.tile_len());
@@ -130,6 +139,7 @@ impl<T: Float> Workspace<T> {
             tile_len,
             sums: vec![T::ZERO; k],
             fixed_h_ready: false,
+            clip_w: true,
         }
     }
 }
@@ -188,7 +198,7 @@ fn apply<T: Float>(f: MatMut<'_, T>, num: MatRef<'_, T>, den: MatRef<'_, T>, p: 
 /// With a fixed H (transform) and β = 2 the products XHᵀ and HHᵀ are reused. Unlike
 /// scikit-learn, the cached H row sums are never modified by the L1 penalty (its KL transform
 /// accumulates it: docs/algorithms.md 4.5).
-fn update_w<T: Float>(
+pub(crate) fn update_w<T: Float>(
     mut w: MatMut<'_, T>,
     h: MatRef<'_, T>,
     x: DataRef<'_, T>,
@@ -274,7 +284,7 @@ fn update_h<T: Float>(
                 return Ok(());
             }
         }
-        blockwise_h(w, h, x, beta, p, ws);
+        blockwise_h(w, h, x, beta, p, ws, false);
         return Ok(());
     }
     x.lhs_t_mul_into(ws.num_h.as_mut(), w, par)?;
@@ -298,8 +308,121 @@ fn update_h<T: Float>(
     Ok(())
 }
 
+/// The running statistics of the online H update (`MiniBatchNMF`'s components numerator and
+/// denominator), decayed by `rho` before each batch's are added.
+pub(crate) struct OnlineStats<'a, T> {
+    pub a: MatMut<'a, T>,
+    pub b: MatMut<'a, T>,
+    pub rho: T,
+}
+
+/// The denominator of an H half-step: a k x m matrix, or (KL) one broadcast value per row.
+enum Den<'a, T> {
+    Full(MatRef<'a, T>),
+    Broadcast(&'a [T]),
+}
+
+/// scikit-learn's online H half-step (Lefèvre, Bach & Févotte 2011): with `N` and `D` the MU
+/// numerator and penalised denominator of this batch at the current H,
+/// `A ← ρA + N ⊙ H^(1/γ)`, `B ← ρB + D`, `H ← (A / B)^γ`, then (β ≤ 1) the clipping. With ρ = 0,
+/// A = H and B = 1 it is the batch step.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_h_online<T: Float>(
+    w: MatRef<'_, T>,
+    mut h: MatMut<'_, T>,
+    x: DataRef<'_, T>,
+    beta: f64,
+    p: FactorPenalty<T>,
+    ws: &mut Workspace<T>,
+    stats: OnlineStats<'_, T>,
+    par: Par,
+) -> Result<(), NmfError> {
+    let k = w.ncols();
+    ws.h_changed();
+    if beta == 2.0 {
+        x.lhs_t_mul_into(ws.num_h.as_mut(), w, par)?;
+        matmul(
+            ws.kk.as_mut(),
+            Accum::Replace,
+            w.transpose(),
+            w,
+            T::ONE,
+            partition::gram_par(par, k),
+        )?;
+        matmul(
+            ws.den_h.as_mut(),
+            Accum::Replace,
+            ws.kk.as_ref(),
+            h.rb(),
+            T::ONE,
+            par,
+        )?;
+    } else if beta == 1.0 {
+        col_sums(w, &mut ws.sums);
+        for s in &mut ws.sums {
+            if *s == T::ZERO {
+                *s = T::ONE;
+            }
+        }
+        if x.is_sparse() {
+            x.mu_numerator_h(ws.num_h.as_mut(), w, h.rb(), beta, par)?;
+        } else {
+            blockwise_h(w, h.rb_mut(), x, beta, p, ws, true);
+        }
+    } else {
+        blockwise_h(w, h.rb_mut(), x, beta, p, ws, true);
+    }
+    let den = if beta == 1.0 {
+        Den::Broadcast(&ws.sums)
+    } else {
+        Den::Full(ws.den_h.as_ref())
+    };
+    apply_online(h.rb_mut(), ws.num_h.as_ref(), den, stats, p, gamma(beta));
+    if beta <= 1.0 {
+        clip_tiny(h);
+    }
+    Ok(())
+}
+
+/// The elementwise part of [`update_h_online`], in scikit-learn's order of operations: the
+/// penalties join the denominator, an exact zero becomes EPS, then the numerator takes the
+/// factor `H^(1/γ)`, both statistics decay by ρ and take the batch's terms, and H is their
+/// ratio (to the power γ).
+fn apply_online<T: Float>(
+    mut h: MatMut<'_, T>,
+    num: MatRef<'_, T>,
+    den: Den<'_, T>,
+    stats: OnlineStats<'_, T>,
+    p: FactorPenalty<T>,
+    gamma: f64,
+) {
+    let OnlineStats { mut a, mut b, rho } = stats;
+    let eps = T::from_f64(SKLEARN_EPS);
+    let inv = 1.0 / gamma;
+    for j in 0..h.ncols() {
+        for t in 0..h.nrows() {
+            let v = h[(t, j)];
+            let d0 = match den {
+                Den::Full(d) => d[(t, j)],
+                Den::Broadcast(s) => s[t],
+            };
+            let mut d = d0 + p.l1 + p.l2 * v;
+            if d == T::ZERO {
+                d = eps;
+            }
+            let hv = if gamma == 1.0 { v } else { np_pow(v, inv) };
+            let at = rho * a[(t, j)] + num[(t, j)] * hv;
+            let bt = rho * b[(t, j)] + d;
+            a[(t, j)] = at;
+            b[(t, j)] = bt;
+            let r = at / bt;
+            h[(t, j)] = if gamma == 1.0 { r } else { np_pow(r, gamma) };
+        }
+    }
+}
+
 /// Sets entries below float64 epsilon to zero (scikit-learn's stability clipping).
-fn clip_tiny<T: Float>(mut f: MatMut<'_, T>) {
+pub(crate) fn clip_tiny<T: Float>(mut f: MatMut<'_, T>) {
     let tiny = T::from_f64(f64::EPSILON);
     for j in 0..f.ncols() {
         for i in 0..f.nrows() {
@@ -340,6 +463,7 @@ fn finish<T: Float>(
     beta: f64,
     p: FactorPenalty<T>,
     by_rows: bool,
+    clip_w: bool,
 ) {
     let mut f = f;
     if beta == 1.0 {
@@ -352,7 +476,11 @@ fn finish<T: Float>(
         }
     }
     apply(f.rb_mut(), num, den.rb(), p, gamma(beta));
-    let clip = if by_rows { beta < 1.0 } else { beta <= 1.0 };
+    let clip = if by_rows {
+        clip_w && beta < 1.0
+    } else {
+        beta <= 1.0
+    };
     if clip {
         clip_tiny(f);
     }
@@ -402,7 +530,7 @@ fn blockwise_w<T: Float>(
     ws: &mut Workspace<T>,
 ) {
     use faer::linalg::matmul::matmul as gemm;
-    let (plan, sums, tile_len) = (&ws.on_w.plan, &ws.sums, ws.tile_len);
+    let (plan, sums, tile_len, clip_w) = (&ws.on_w.plan, &ws.sums, ws.tile_len, ws.clip_w);
     let state = (Rows(w), Rows(ws.num_w.as_mut()), Rows(ws.den_w.as_mut()));
     let work = |part: (Rows<'_, T>, Rows<'_, T>, Rows<'_, T>),
                 tile: &mut Vec<T>,
@@ -429,7 +557,7 @@ fn blockwise_w<T: Float>(
                         gemm(den.rb_mut(), acc, wh.rb(), hb.transpose(), T::ONE, Par::Seq);
                     }
                 }
-                finish(f.rb_mut(), num.rb(), den, sums, beta, p, true);
+                finish(f.rb_mut(), num.rb(), den, sums, beta, p, true, clip_w);
             },
         );
     };
@@ -444,6 +572,7 @@ fn blockwise_h<T: Float>(
     beta: f64,
     p: FactorPenalty<T>,
     ws: &mut Workspace<T>,
+    defer: bool,
 ) {
     use faer::linalg::matmul::matmul as gemm;
     let (plan, sums, tile_len) = (&ws.on_h.plan, &ws.sums, ws.tile_len);
@@ -473,7 +602,9 @@ fn blockwise_h<T: Float>(
                         gemm(den.rb_mut(), acc, wb.transpose(), wh.rb(), T::ONE, Par::Seq);
                     }
                 }
-                finish(f.rb_mut(), num.rb(), den, sums, beta, p, false);
+                if !defer {
+                    finish(f.rb_mut(), num.rb(), den, sums, beta, p, false, true);
+                }
             },
         );
     };
@@ -546,7 +677,7 @@ impl<T: Float> Mu<T> {
     }
 }
 
-fn count_zeros<T: Float>(a: MatRef<'_, T>) -> usize {
+pub(crate) fn count_zeros<T: Float>(a: MatRef<'_, T>) -> usize {
     let mut z = 0;
     a.for_each(|&v| z += usize::from(v == T::ZERO));
     z

@@ -54,6 +54,10 @@ pub enum SolverKind {
     ProjectedGradient,
     /// Orthogonal projective NMF (Yang & Oja 2010): `X ≈ X·Hᵀ·H`. Frobenius only.
     Opnmf,
+    /// Online multiplicative updates on batches of rows (Lefèvre, Bach & Févotte 2011), any β;
+    /// scikit-learn's `MiniBatchNMF`. Settings: [`MiniBatchParams`](crate::MiniBatchParams).
+    #[cfg_attr(feature = "serde", serde(rename = "minibatch"))]
+    MiniBatch,
 }
 
 /// Which projected-gradient method `SolverKind::ProjectedGradient` runs.
@@ -87,6 +91,7 @@ impl SolverKind {
             SolverKind::Mu => "mu",
             SolverKind::ProjectedGradient => "pg",
             SolverKind::Opnmf => "opnmf",
+            SolverKind::MiniBatch => "minibatch",
         }
     }
 }
@@ -105,7 +110,12 @@ impl core::str::FromStr for SolverKind {
             "mu" => Ok(SolverKind::Mu),
             "pg" => Ok(SolverKind::ProjectedGradient),
             "opnmf" => Ok(SolverKind::Opnmf),
-            other => Err(CoreError::invalid("solver", other, "cd, mu, pg or opnmf")),
+            "minibatch" => Ok(SolverKind::MiniBatch),
+            other => Err(CoreError::invalid(
+                "solver",
+                other,
+                "cd, mu, pg, opnmf or minibatch",
+            )),
         }
     }
 }
@@ -143,6 +153,7 @@ impl Nmf {
             weights: None,
             missing: Missing::Error,
             mask_zeros: false,
+            minibatch: crate::MiniBatchParams::default(),
         }
     }
 }
@@ -173,6 +184,7 @@ pub struct NmfParams<T: Float> {
     pub(crate) weights: Option<Arc<Weights<T>>>,
     pub(crate) missing: Missing,
     pub(crate) mask_zeros: bool,
+    pub(crate) minibatch: crate::MiniBatchParams,
 }
 
 impl<T: Float> NmfParams<T> {
@@ -363,6 +375,60 @@ impl<T: Float> NmfParams<T> {
         self
     }
 
+    /// minibatch: rows per batch (scikit-learn's `batch_size`, default 1024).
+    ///
+    /// ```
+    /// use nmf_solvers::{Nmf, SolverKind};
+    /// use nmf_core::Loss;
+    /// let x = faer::Mat::from_fn(300, 20, |i, j| ((i * 7 + j * 3) % 11) as f64 + 0.1);
+    /// let model = Nmf::params(4)
+    ///     .solver(SolverKind::MiniBatch)
+    ///     .batch_size(64)
+    ///     .forget_factor(0.7)
+    ///     .loss(Loss::KullbackLeibler)
+    ///     .fit(&x)?;
+    /// // Passes over the data, and batches: 5 per pass, the last one 44 rows.
+    /// let r = model.report();
+    /// assert!(r.n_steps > r.n_iter && r.n_steps <= 5 * r.n_iter);
+    /// # Ok::<(), nmf_solvers::NmfError>(())
+    /// ```
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.minibatch.batch_size = n;
+        self
+    }
+    /// minibatch: the share of the past statistics kept per full pass (`forget_factor`,
+    /// default 0.7).
+    pub fn forget_factor(mut self, f: f64) -> Self {
+        self.minibatch.forget_factor = f;
+        self
+    }
+    /// minibatch: solve each batch's W from scratch (`fresh_restarts`, default false).
+    pub fn fresh_restarts(mut self, on: bool) -> Self {
+        self.minibatch.fresh_restarts = on;
+        self
+    }
+    /// minibatch: MU steps of each fresh W solve (`fresh_restarts_max_iter`, default 30).
+    pub fn fresh_restarts_max_iter(mut self, n: usize) -> Self {
+        self.minibatch.fresh_restarts_max_iter = n;
+        self
+    }
+    /// minibatch: MU steps of `transform` (`transform_max_iter`, default `max_iter`).
+    pub fn transform_max_iter(mut self, n: usize) -> Self {
+        self.minibatch.transform_max_iter = Some(n);
+        self
+    }
+    /// minibatch: stop after `n` batches without improvement of the smoothed cost
+    /// (`max_no_improvement`, default `Some(10)`; `None` disables the rule).
+    pub fn max_no_improvement(mut self, n: Option<usize>) -> Self {
+        self.minibatch.max_no_improvement = n;
+        self
+    }
+    /// Every minibatch setting at once.
+    pub fn minibatch(mut self, p: crate::MiniBatchParams) -> Self {
+        self.minibatch = p;
+        self
+    }
+
     /// Validates every data-free rule and returns the checked configuration.
     ///
     /// # Errors
@@ -483,9 +549,25 @@ impl<T: Float> NmfParams<T> {
                 return Err(CoreError::invalid("nls_max_iter", 0, "an integer >= 1").into());
             }
         }
+        self.minibatch.validate()?;
+        if self.solver == SolverKind::MiniBatch && self.kkt_tol.is_some() {
+            return Err(CoreError::invalid(
+                "kkt_tol",
+                self.kkt_tol.unwrap_or(0.0),
+                "unset with minibatch (its W rows date from different H)",
+            )
+            .into());
+        }
+        // An objective is a full pass over X: minibatch traces only on request.
         let trace_every = self
             .trace_every
-            .unwrap_or(if loss == Loss::Frobenius { 1 } else { 10 });
+            .unwrap_or(if self.solver == SolverKind::MiniBatch {
+                0
+            } else if loss == Loss::Frobenius {
+                1
+            } else {
+                10
+            });
         Ok(NmfConfig {
             p: NmfParams {
                 loss,
@@ -614,6 +696,10 @@ impl<T: Float> NmfConfig<T> {
     /// Whether unstored entries of a sparse X are unobserved.
     pub fn mask_zeros(&self) -> bool {
         self.p.mask_zeros
+    }
+    /// The minibatch settings.
+    pub fn minibatch(&self) -> crate::MiniBatchParams {
+        self.p.minibatch
     }
     /// Back to builder parameters (to change one and `check` again; scikit-learn's
     /// `get_params`/`set_params` round trip). `check` of the result gives this config again.

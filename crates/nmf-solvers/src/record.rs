@@ -117,6 +117,9 @@ pub struct ParamsRecord {
     pub missing: Missing,
     /// Whether unstored entries of a sparse X are unobserved.
     pub mask_zeros: bool,
+    /// minibatch settings (defaults when absent).
+    #[serde(default)]
+    pub minibatch: crate::MiniBatchParams,
 }
 
 impl<T: Float> NmfConfig<T> {
@@ -149,6 +152,7 @@ impl<T: Float> NmfConfig<T> {
             }),
             missing: p.missing,
             mask_zeros: p.mask_zeros,
+            minibatch: p.minibatch,
         }
     }
 }
@@ -217,7 +221,8 @@ impl ParamsRecord {
             .pg_variant(self.pg_variant)
             .opnmf_norm(self.opnmf_norm)
             .missing(self.missing)
-            .mask_zeros(self.mask_zeros);
+            .mask_zeros(self.mask_zeros)
+            .minibatch(self.minibatch);
         p.kkt_tol = self.kkt_tol;
         p.w_sparseness = self.w_sparseness;
         p.h_sparseness = self.h_sparseness;

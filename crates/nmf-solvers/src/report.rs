@@ -14,7 +14,8 @@ pub enum StopReason {
     /// `max_iter` iterations were run (with `tol = 0` this is the requested outcome).
     MaxIter,
     /// The solver's scikit-learn stopping rule was met (cd: violation ratio <= tol; mu: relative
-    /// error decrease over 10 iterations < tol).
+    /// error decrease over 10 iterations < tol; minibatch: relative change of H in one batch
+    /// <= tol).
     Converged,
     /// The optional projected-gradient (KKT) rule was met.
     #[cfg_attr(feature = "serde", serde(rename = "kkt"))]
@@ -32,6 +33,9 @@ pub enum StopReason {
     /// pg (Hoyer): no step size above 1e-200 decreased the objective: a constrained stationary
     /// point.
     StepFloor,
+    /// minibatch: `max_no_improvement` batches in a row without a new minimum of the smoothed
+    /// batch cost.
+    NoImprovement,
 }
 
 impl core::fmt::Display for StopReason {
@@ -46,6 +50,7 @@ impl core::fmt::Display for StopReason {
             StopReason::Cancelled => "cancelled",
             StopReason::Observer => "observer",
             StopReason::StepFloor => "step_floor",
+            StopReason::NoImprovement => "no_improvement",
         })
     }
 }
@@ -106,8 +111,12 @@ pub struct FitReport {
     pub solver: SolverKind,
     /// The loss minimised.
     pub loss: Loss,
-    /// Iterations run.
+    /// Iterations run (minibatch: passes over the data, the last one possibly partial).
     pub n_iter: usize,
+    /// Updates of H: one per iteration, except minibatch (one per batch; scikit-learn's
+    /// `n_steps_`).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub n_steps: usize,
     /// Why the loop ended.
     pub stop_reason: StopReason,
     /// `sqrt(2·D_β(X | WH))`, scikit-learn's `reconstruction_err_`.

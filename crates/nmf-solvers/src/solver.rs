@@ -1,6 +1,6 @@
 //! The contract between the driver and each algorithm.
 //!
-//! A solver module (cd, mu, pg, opnmf) implements [`Solver`]: construction from the checked
+//! A solver module (cd, mu, pg, opnmf, minibatch) implements [`Solver`]: construction from the checked
 //! configuration and the starting factors, one iteration per `step`, its own stopping rule, its
 //! finiteness check and its `transform` solve (W for a fixed H). The driver owns everything else
 //! (the loop, limits, cancellation, observers, the loss trace, the report), so adding a solver
@@ -91,6 +91,11 @@ pub(crate) trait Solver<T: Float>: Sized + Send {
         Ok(None)
     }
 
+    /// Updates of H done, when they differ from the iterations (minibatch: one per batch).
+    fn n_steps(&self) -> Option<usize> {
+        None
+    }
+
     /// The iterate in the data's precision and scale, for the driver's KKT rule. `None` for
     /// solvers that keep another representation (they refuse `kkt_tol` in `check`).
     fn factors(&self) -> Option<(MatRef<'_, T>, MatRef<'_, T>)> {
@@ -122,6 +127,9 @@ macro_rules! dispatch {
             }
             ($crate::params::SolverKind::ProjectedGradient, $crate::params::PgVariant::Legacy { .. }) => {
                 $f::<$T, $crate::pg::Legacy<$T>>($($arg),*)
+            }
+            ($crate::params::SolverKind::MiniBatch, _) => {
+                $f::<$T, $crate::minibatch::MiniBatch<$T>>($($arg),*)
             }
             ($crate::params::SolverKind::Opnmf, _) => {
                 $f::<$T, $crate::opnmf::Opnmf<$T>>($($arg),*)

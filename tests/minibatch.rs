@@ -1,0 +1,420 @@
+//! `SolverKind::MiniBatch` against scikit-learn's `MiniBatchNMF` (the reference numbers of
+//! `../shared/SCALE.md` E on the G matrix, dense and sparse), its stopping rules, the
+//! batch-MU equivalence, and the same bits for any thread count.
+
+mod common;
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use faer::{Mat, Par};
+use nmf::prelude::*;
+use nmf::{NmfParams, SparseMat, StopReason};
+
+fn scale_fixture(name: &str) -> Option<PathBuf> {
+    common::require(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures-scale")
+            .join(name),
+        "put the shared folder beside the checkout as ../shared",
+    )
+}
+
+fn npy(name: &str) -> Option<Mat<f64>> {
+    scale_fixture(name).map(|p| nmf::io::read_npy::<f64>(p).expect("fixture reads"))
+}
+
+/// Dense X, the same X sparse, W0 and H0.
+type Problem = (Mat<f64>, SparseMat<f64>, Mat<f64>, Mat<f64>);
+
+/// The G matrix (60 x 40) dense and sparse, W0 and H0 (k = 5).
+fn g_problem() -> Option<Problem> {
+    let x = npy("g_X_dense.npy")?;
+    let s = SparseMat::from_dense(x.as_ref()).unwrap();
+    Some((x, s, npy("g_W0.npy")?, npy("g_H0.npy")?))
+}
+
+/// One row of the table in SCALE.md E.
+struct Case {
+    name: &'static str,
+    params: fn(NmfParams<f64>) -> NmfParams<f64>,
+    n_iter: usize,
+    n_steps: usize,
+    err: f64,
+    reason: StopReason,
+}
+
+/// The fixed-iteration base: `init="custom"`, batch 16, tol 0, no no-improvement rule.
+fn fixed(p: NmfParams<f64>) -> NmfParams<f64> {
+    p.batch_size(16)
+        .tol(0.0)
+        .max_no_improvement(None)
+        .max_iter(20)
+}
+
+fn cases() -> Vec<Case> {
+    use StopReason::*;
+    vec![
+        Case {
+            name: "fro",
+            params: fixed,
+            n_iter: 20,
+            n_steps: 80,
+            err: 35.2414,
+            reason: MaxIter,
+        },
+        Case {
+            name: "kl",
+            params: |p| fixed(p).loss(Loss::KullbackLeibler),
+            n_iter: 20,
+            n_steps: 80,
+            err: 43.9070,
+            reason: MaxIter,
+        },
+        Case {
+            name: "b05",
+            params: |p| fixed(p).loss(Loss::Beta(0.5)).max_iter(10),
+            n_iter: 10,
+            n_steps: 40,
+            err: 70.4383,
+            reason: MaxIter,
+        },
+        Case {
+            name: "ff05",
+            params: |p| fixed(p).forget_factor(0.5).max_iter(10),
+            n_iter: 10,
+            n_steps: 40,
+            err: 35.5404,
+            reason: MaxIter,
+        },
+        Case {
+            name: "fresh",
+            params: |p| fixed(p).fresh_restarts(true).max_iter(10),
+            n_iter: 10,
+            n_steps: 40,
+            err: 34.9541,
+            reason: MaxIter,
+        },
+        Case {
+            name: "l1",
+            params: |p| fixed(p).alpha_w(0.001).l1_ratio(0.5),
+            n_iter: 20,
+            n_steps: 80,
+            err: 35.2429,
+            reason: MaxIter,
+        },
+        Case {
+            name: "b23",
+            params: |p| fixed(p).batch_size(23).max_iter(10),
+            n_iter: 10,
+            n_steps: 30,
+            err: 35.8878,
+            reason: MaxIter,
+        },
+        Case {
+            name: "stop_noimp_b30",
+            params: |p| p.batch_size(30),
+            n_iter: 172,
+            n_steps: 344,
+            err: 34.5122,
+            reason: NoImprovement,
+        },
+        Case {
+            name: "stop_noimp_b16_kl",
+            params: |p| p.batch_size(16).loss(Loss::KullbackLeibler),
+            n_iter: 121,
+            n_steps: 482,
+            err: 42.9419,
+            reason: NoImprovement,
+        },
+        Case {
+            name: "stop_tol_b60",
+            params: |p| p.batch_size(60).tol(0.05),
+            n_iter: 8,
+            n_steps: 8,
+            err: 36.4579,
+            reason: Converged,
+        },
+    ]
+}
+
+fn custom(w0: &Mat<f64>, h0: &Mat<f64>) -> NmfParams<f64> {
+    Nmf::params::<f64>(5)
+        .solver(SolverKind::MiniBatch)
+        .init(Init::Custom {
+            w: w0.clone(),
+            h: h0.clone(),
+        })
+}
+
+fn close(what: &str, got: f64, want: f64, rel: f64) {
+    assert!(
+        (got - want).abs() <= rel * want.abs(),
+        "{what}: got {got}, want {want}"
+    );
+}
+
+#[test]
+fn minibatch_reproduces_scikit_learn_on_the_g_matrix_dense_and_sparse() {
+    let Some((x, s, w0, h0)) = g_problem() else {
+        return;
+    };
+    for case in cases() {
+        let (Some(w_want), Some(h_want)) = (
+            npy(&format!("e_{}_W.npy", case.name)),
+            npy(&format!("e_{}_H.npy", case.name)),
+        ) else {
+            return;
+        };
+        let config = (case.params)(custom(&w0, &h0)).check().unwrap();
+        let dense = config.fit(&x).unwrap();
+        let sparse = config.fit(&s).unwrap();
+        for (kind, model) in [("dense", &dense), ("sparse", &sparse)] {
+            let tag = format!("{} ({kind})", case.name);
+            let r = model.report();
+            assert_eq!(r.n_iter, case.n_iter, "{tag}: n_iter");
+            assert_eq!(r.n_steps, case.n_steps, "{tag}: n_steps");
+            assert_eq!(r.stop_reason, case.reason, "{tag}: stop reason");
+            // The table gives 6 significant digits.
+            close(&tag, r.reconstruction_err, case.err, 5e-6);
+            let dw = common::rel_diff(model.w(), w_want.as_ref());
+            let dh = common::rel_diff(model.h(), h_want.as_ref());
+            // Measured: <= 5e-14 (the issue asks for 1e-6); 1e-10 leaves room for other CPUs.
+            assert!(
+                dw <= 1e-10 && dh <= 1e-10,
+                "{tag}: W off by {dw:e}, H by {dh:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn minibatch_nndsvda_start_matches_scikit_learn() {
+    let Some((x, s, _, _)) = g_problem() else {
+        return;
+    };
+    let (Some(w_want), Some(h_want)) = (npy("e_nndsvda_W.npy"), npy("e_nndsvda_H.npy")) else {
+        return;
+    };
+    let config = fixed(
+        Nmf::params::<f64>(5)
+            .solver(SolverKind::MiniBatch)
+            .init(Init::NndsvdA)
+            .seed(0)
+            .compat(Compat::Sklearn),
+    )
+    .check()
+    .unwrap();
+    for (kind, model) in [
+        ("dense", config.fit(&x).unwrap()),
+        ("sparse", config.fit(&s).unwrap()),
+    ] {
+        let r = model.report();
+        assert_eq!((r.n_iter, r.n_steps), (20, 80), "{kind}");
+        close(kind, r.reconstruction_err, 34.6054, 5e-6);
+        let dw = common::rel_diff(model.w(), w_want.as_ref());
+        let dh = common::rel_diff(model.h(), h_want.as_ref());
+        assert!(
+            dw <= 1e-6 && dh <= 1e-6,
+            "{kind}: W off by {dw:e}, H by {dh:e}"
+        );
+    }
+}
+
+#[test]
+fn minibatch_transform_is_scikit_learns_solve() {
+    let Some((x, s, w0, h0)) = g_problem() else {
+        return;
+    };
+    let x5 = x.as_ref().subrows(0, 5).to_owned();
+    let s5 = SparseMat::from_dense(x5.as_ref()).unwrap();
+    for (name, loss, row0) in [
+        (
+            "fro",
+            Loss::Frobenius,
+            [0.00237097, 8.66707e-07, 0.0372526, 0.50096, 0.102371],
+        ),
+        (
+            "kl",
+            Loss::KullbackLeibler,
+            [2.33169e-41, 8.74968e-20, 0.297356, 0.330442, 0.30527],
+        ),
+    ] {
+        let Some(want) = npy(&format!("e_{name}_transform5_W.npy")) else {
+            return;
+        };
+        let model = fixed(custom(&w0, &h0)).loss(loss).fit(&s).unwrap();
+        for got in [model.transform(&x5).unwrap(), model.transform(&s5).unwrap()] {
+            let d = common::rel_diff(got.as_ref(), want.as_ref());
+            assert!(d <= 1e-6, "{name}: transform off by {d:e}");
+            for (t, &v) in row0.iter().enumerate() {
+                close(name, got[(0, t)], v, 1e-5);
+            }
+        }
+        let _ = &x;
+    }
+}
+
+#[test]
+fn full_batch_without_forgetting_is_the_mu_solver() {
+    // scikit-learn's equivalence: batch_size = n, forget_factor = 0, tol = 0 and no
+    // no-improvement rule give NMF(solver="mu") for every β.
+    let Some((x, s, w0, h0)) = g_problem() else {
+        return;
+    };
+    for loss in [
+        Loss::Frobenius,
+        Loss::KullbackLeibler,
+        Loss::Beta(0.5),
+        Loss::Beta(3.0),
+    ] {
+        let start = Init::Custom {
+            w: w0.clone(),
+            h: h0.clone(),
+        };
+        let mu = Nmf::params::<f64>(5)
+            .solver(SolverKind::Mu)
+            .loss(loss)
+            .init(start.clone())
+            .tol(0.0)
+            .max_iter(15);
+        let mb = mu
+            .clone()
+            .solver(SolverKind::MiniBatch)
+            .batch_size(60)
+            .forget_factor(0.0)
+            .max_no_improvement(None);
+        for data in [nmf::DataRef::from(&x), nmf::DataRef::from(&s)] {
+            let a = mu.fit(data).unwrap();
+            let b = mb.fit(data).unwrap();
+            let dw = common::rel_diff(b.w(), a.w());
+            let dh = common::rel_diff(b.h(), a.h());
+            assert!(
+                dw <= 1e-12 && dh <= 1e-12,
+                "{loss}: W off by {dw:e}, H by {dh:e}"
+            );
+            assert_eq!(b.report().n_steps, 15);
+        }
+    }
+}
+
+#[test]
+fn minibatch_bits_do_not_depend_on_the_thread_count() {
+    let Some((x, s, w0, h0)) = g_problem() else {
+        return;
+    };
+    for loss in [Loss::Frobenius, Loss::KullbackLeibler, Loss::Beta(1.5)] {
+        for data in [nmf::DataRef::from(&x), nmf::DataRef::from(&s)] {
+            let fits: Vec<_> = [1usize, 2, 3]
+                .iter()
+                .map(|&t| {
+                    let par = if t == 1 {
+                        Par::Seq
+                    } else {
+                        Par::Rayon(NonZeroUsize::new(t).unwrap())
+                    };
+                    let m = fixed(custom(&w0, &h0))
+                        .loss(loss)
+                        .batch_size(23)
+                        .par(par)
+                        .fit(data)
+                        .unwrap();
+                    (m.w().to_owned(), m.h().to_owned())
+                })
+                .collect();
+            assert!(
+                fits.windows(2).all(|f| f[0] == f[1]),
+                "{loss}: thread-dependent bits"
+            );
+        }
+    }
+}
+
+#[test]
+fn minibatch_works_in_f32() {
+    let Some((x, _, w0, h0)) = g_problem() else {
+        return;
+    };
+    let narrow = |a: &Mat<f64>| Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] as f32);
+    let (x32, w32, h32) = (narrow(&x), narrow(&w0), narrow(&h0));
+    let Some(h_want) = npy("e_fro_H.npy") else {
+        return;
+    };
+    let model = Nmf::params::<f32>(5)
+        .solver(SolverKind::MiniBatch)
+        .init(Init::Custom { w: w32, h: h32 })
+        .batch_size(16)
+        .tol(0.0)
+        .max_no_improvement(None)
+        .max_iter(20)
+        .fit(&x32)
+        .unwrap();
+    let d = common::rel_diff(common::widen(model.h()).as_ref(), h_want.as_ref());
+    // 80 online steps in single precision.
+    assert!(d <= 1e-3, "f32 H off by {d:e}");
+}
+
+#[test]
+fn minibatch_settings_are_validated() {
+    let x = Mat::from_fn(6, 4, |i, j| (1 + i + j) as f64);
+    let bad: Vec<(&str, NmfParams<f64>)> = vec![
+        (
+            "batch_size",
+            Nmf::params(2).solver(SolverKind::MiniBatch).batch_size(0),
+        ),
+        (
+            "forget_factor",
+            Nmf::params(2)
+                .solver(SolverKind::MiniBatch)
+                .forget_factor(1.5),
+        ),
+        (
+            "forget_factor",
+            Nmf::params(2)
+                .solver(SolverKind::MiniBatch)
+                .forget_factor(f64::NAN),
+        ),
+        (
+            "fresh_restarts_max_iter",
+            Nmf::params(2)
+                .solver(SolverKind::MiniBatch)
+                .fresh_restarts_max_iter(0),
+        ),
+        (
+            "transform_max_iter",
+            Nmf::params(2)
+                .solver(SolverKind::MiniBatch)
+                .transform_max_iter(0),
+        ),
+        (
+            "max_no_improvement",
+            Nmf::params(2)
+                .solver(SolverKind::MiniBatch)
+                .max_no_improvement(Some(0)),
+        ),
+        (
+            "kkt_tol",
+            Nmf::params(2).solver(SolverKind::MiniBatch).kkt_tol(1e-3),
+        ),
+    ];
+    for (name, p) in bad {
+        let e = p.check().unwrap_err().to_string();
+        assert!(e.contains(name), "{name}: {e}");
+    }
+    let w = Mat::from_fn(6, 4, |_, _| 1.0);
+    let e = Nmf::params::<f64>(2)
+        .solver(SolverKind::MiniBatch)
+        .weights(w.as_ref())
+        .fit(&x)
+        .unwrap_err();
+    assert!(matches!(e, nmf::NmfError::WeightsUnsupported { .. }), "{e}");
+    // Negative data is refused by transform too (scikit-learn's MiniBatchNMF.transform does not
+    // check, and fails later with an unrelated message).
+    let model = Nmf::params::<f64>(2)
+        .solver(SolverKind::MiniBatch)
+        .fit(&x)
+        .unwrap();
+    let mut neg = x.clone();
+    neg[(1, 2)] = -1.0;
+    assert!(model.transform(&neg).is_err());
+}
