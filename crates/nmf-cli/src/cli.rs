@@ -149,7 +149,8 @@ pub struct FitArgs {
     #[arg(short, long, default_value = "nmf-model")]
     pub out: PathBuf,
     /// Solver: cd (coordinate descent), mu (multiplicative updates), pg (projected gradient:
-    /// sparseness targets), opnmf (orthogonal projective).
+    /// sparseness targets), opnmf (orthogonal projective), minibatch (online MU on batches of
+    /// rows; scikit-learn's MiniBatchNMF).
     #[arg(long, default_value = "cd")]
     pub solver: SolverKind,
     /// Loss: frobenius, kullback-leibler, itakura-saito or a number (β).
@@ -239,6 +240,24 @@ pub struct FitArgs {
     /// Precision of the computation.
     #[arg(long, value_enum, default_value_t = Dtype::Auto)]
     pub dtype: Dtype,
+    /// minibatch: rows per batch.
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
+    /// minibatch: share of the past statistics kept per full pass, in [0, 1].
+    #[arg(long, default_value_t = 0.7, allow_negative_numbers = true)]
+    pub forget_factor: f64,
+    /// minibatch: solve each batch's W from scratch.
+    #[arg(long)]
+    pub fresh_restarts: bool,
+    /// minibatch: MU steps of each fresh W solve.
+    #[arg(long, default_value_t = 30)]
+    pub fresh_restarts_max_iter: usize,
+    /// minibatch: MU steps of transform and of the final W solve (default: --max-iter).
+    #[arg(long)]
+    pub transform_max_iter: Option<usize>,
+    /// minibatch: stop after N batches without improvement of the smoothed cost ("none": never).
+    #[arg(long, default_value = "10", value_parser = parse_optional_count)]
+    pub max_no_improvement: OptionalCount,
 }
 
 /// Arguments of `nmf transform`.
@@ -305,4 +324,17 @@ impl Cli {
             Command::Man { out } => crate::progress::man(out.as_deref()),
         }
     }
+}
+
+/// A count that may be switched off (`none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalCount(pub Option<usize>);
+
+fn parse_optional_count(s: &str) -> Result<OptionalCount, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(OptionalCount(None));
+    }
+    s.parse::<usize>()
+        .map(|n| OptionalCount(Some(n)))
+        .map_err(|_| format!("{s:?} is neither a count nor \"none\""))
 }

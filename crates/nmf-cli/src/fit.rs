@@ -84,6 +84,11 @@ fn params<T: NpyFloat>(a: &FitArgs) -> Result<NmfParams<T>> {
             MissingArg::Nan => Missing::Nan,
         })
         .mask_zeros(a.mask_zeros)
+        .batch_size(a.batch_size)
+        .forget_factor(a.forget_factor)
+        .fresh_restarts(a.fresh_restarts)
+        .fresh_restarts_max_iter(a.fresh_restarts_max_iter)
+        .max_no_improvement(a.max_no_improvement.0)
         .opnmf_norm(match a.opnmf_norm {
             OpnmfNormArg::Monotone => OpnmfNorm::Monotone,
             OpnmfNormArg::Spectral => OpnmfNorm::Spectral,
@@ -102,6 +107,9 @@ fn params<T: NpyFloat>(a: &FitArgs) -> Result<NmfParams<T>> {
     }
     if let Some(n) = a.trace_every {
         p = p.trace_every(n);
+    }
+    if let Some(n) = a.transform_max_iter {
+        p = p.transform_max_iter(n);
     }
     if let Some(t) = a.kkt_tol {
         p = p.kkt_tol(t);

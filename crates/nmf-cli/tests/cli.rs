@@ -75,6 +75,21 @@ fn fit_then_transform_in_two_processes_equals_the_library() {
             "mu",
             vec!["--loss", "kullback-leibler", "--init", "nndsvdar"],
         ),
+        (
+            "minibatch",
+            vec![
+                "--loss",
+                "kullback-leibler",
+                "--batch-size",
+                "7",
+                "--forget-factor",
+                "0.5",
+                "--max-no-improvement",
+                "none",
+                "--transform-max-iter",
+                "25",
+            ],
+        ),
     ] {
         let mut args = vec!["fit", s(&xp), "-k", "3", "--solver", solver, "--seed", "4"];
         args.extend([
@@ -96,10 +111,15 @@ fn fit_then_transform_in_two_processes_equals_the_library() {
             .seed(4)
             .max_iter(60)
             .par(Par::Seq);
-        p = if solver == "cd" {
-            p.alpha_w(0.01).l1_ratio(0.5).init(Init::NndsvdA)
-        } else {
-            p.loss(Loss::KullbackLeibler).init(Init::NndsvdAr)
+        p = match solver {
+            "cd" => p.alpha_w(0.01).l1_ratio(0.5).init(Init::NndsvdA),
+            "mu" => p.loss(Loss::KullbackLeibler).init(Init::NndsvdAr),
+            _ => p
+                .loss(Loss::KullbackLeibler)
+                .batch_size(7)
+                .forget_factor(0.5)
+                .max_no_improvement(None)
+                .transform_max_iter(25),
         };
         let lib = p.fit(x.as_ref()).unwrap();
         assert_eq!(
