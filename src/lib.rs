@@ -57,5 +57,5 @@ pub mod prelude {
 pub use nmf_init::{Compat, Init};
 pub use nmf_solvers::{
     FitReport, FitWarning, IterInfo, MiniBatchParams, Nmf, NmfConfig, NmfError, NmfModel,
-    NmfParams, SolverKind, StopReason,
+    NmfParams, OnlineNmf, OnlineState, SolverKind, StopReason,
 };

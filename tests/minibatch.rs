@@ -418,3 +418,141 @@ fn minibatch_settings_are_validated() {
     neg[(1, 2)] = -1.0;
     assert!(model.transform(&neg).is_err());
 }
+
+#[test]
+fn partial_fit_matches_scikit_learn_over_two_passes_of_chunks() {
+    // SCALE.md E: defaults with init="custom"; chunks X[0:15], ..., X[45:60], twice; the first
+    // call with W = W0[:15], H = H0.
+    let Some((x, s, w0, h0)) = g_problem() else {
+        return;
+    };
+    let (Some(h_want), Some(w_want)) = (npy("e_partial_H.npy"), npy("e_partial_transform_W.npy"))
+    else {
+        return;
+    };
+    for data in [nmf::DataRef::from(&x), nmf::DataRef::from(&s)] {
+        let config = Nmf::params::<f64>(5)
+            .solver(SolverKind::MiniBatch)
+            .init(Init::Custom {
+                w: w0.as_ref().subrows(0, 15).to_owned(),
+                h: h0.clone(),
+            })
+            .check()
+            .unwrap();
+        let mut online = config.online().unwrap();
+        for _ in 0..2 {
+            for start in (0..60).step_by(15) {
+                let chunk = match data {
+                    nmf::DataRef::Dense(d) => nmf::DataRef::from(d.subrows(start, 15)),
+                    _ => {
+                        let block = s.row_block(start..start + 15).unwrap();
+                        let model = online.partial_fit(&block).unwrap();
+                        assert_eq!(model.w().nrows(), 15);
+                        continue;
+                    }
+                };
+                online.partial_fit(chunk).unwrap();
+            }
+        }
+        let state = online.state().unwrap();
+        assert_eq!(state.n_steps, 8);
+        assert_eq!(state.rho, 0.7);
+        let total: f64 = (0..5)
+            .flat_map(|t| (0..40).map(move |j| (t, j)))
+            .map(|(t, j)| state.h[(t, j)])
+            .sum();
+        close("sum H", total, 56.8913, 2e-6);
+        close("H[0,0]", state.h[(0, 0)], 0.598387, 2e-6);
+        let dh = common::rel_diff(state.h.as_ref(), h_want.as_ref());
+        assert!(dh <= 1e-10, "H off by {dh:e}");
+        let model = online.model().unwrap();
+        let w = model.transform(&x).unwrap();
+        let dw = common::rel_diff(w.as_ref(), w_want.as_ref());
+        assert!(dw <= 1e-10, "transform off by {dw:e}");
+        let r = &x - &w * &state.h;
+        close("error", r.norm_l2(), 35.6127, 5e-6);
+    }
+}
+
+#[test]
+fn fit_with_fresh_restarts_equals_partial_fit_over_the_same_chunks() {
+    // SCALE.md E.6: exact when the partial_fit estimator forgets at ff^(b/n) per chunk.
+    let Some((x, _, w0, h0)) = g_problem() else {
+        return;
+    };
+    let b = 20;
+    let base = |ff: f64| {
+        Nmf::params::<f64>(5)
+            .solver(SolverKind::MiniBatch)
+            .fresh_restarts(true)
+            .batch_size(b)
+            .tol(0.0)
+            .max_no_improvement(None)
+            .max_iter(3)
+            .forget_factor(ff)
+    };
+    let fit = base(0.7)
+        .init(Init::Custom {
+            w: w0.clone(),
+            h: h0.clone(),
+        })
+        .fit(&x)
+        .unwrap();
+    let mut online = base(0.7f64.powf(b as f64 / 60.0))
+        .init(Init::Custom {
+            w: w0.as_ref().subrows(0, b).to_owned(),
+            h: h0.clone(),
+        })
+        .check()
+        .unwrap()
+        .online()
+        .unwrap();
+    for _ in 0..3 {
+        for start in (0..60).step_by(b) {
+            online.partial_fit(x.as_ref().subrows(start, b)).unwrap();
+        }
+    }
+    let state = online.state().unwrap();
+    assert_eq!(state.h, fit.h().to_owned(), "H differs");
+    assert_eq!(state.n_steps, fit.report().n_steps);
+}
+
+#[test]
+fn partial_fit_resumes_from_a_saved_state_and_refuses_bad_chunks() {
+    let x = Mat::from_fn(40, 6, |i, j| ((i * 5 + j * 3) % 7) as f64 + 0.5);
+    let config = Nmf::params::<f64>(3)
+        .solver(SolverKind::MiniBatch)
+        .check()
+        .unwrap();
+    let mut straight = config.online().unwrap();
+    for start in (0..40).step_by(10) {
+        straight.partial_fit(x.as_ref().subrows(start, 10)).unwrap();
+    }
+    let mut first = config.online().unwrap();
+    for start in (0..20).step_by(10) {
+        first.partial_fit(x.as_ref().subrows(start, 10)).unwrap();
+    }
+    let saved = first.state().unwrap().clone();
+    let mut resumed = nmf::OnlineNmf::resume(&config, saved).unwrap();
+    for start in (20..40).step_by(10) {
+        resumed.partial_fit(x.as_ref().subrows(start, 10)).unwrap();
+    }
+    assert_eq!(resumed.state(), straight.state());
+
+    // A bad chunk is an error and changes nothing.
+    let before = resumed.state().unwrap().clone();
+    let mut neg = x.as_ref().subrows(0, 10).to_owned();
+    neg[(2, 3)] = -1.0;
+    assert!(resumed.partial_fit(&neg).is_err());
+    let narrow = Mat::from_fn(10, 5, |_, _| 1.0);
+    assert!(resumed.partial_fit(&narrow).is_err());
+    assert_eq!(resumed.state(), Some(&before));
+    // Only minibatch configs learn online; a state must fit the config.
+    assert!(Nmf::params::<f64>(3).check().unwrap().online().is_err());
+    let mut bad = before.clone();
+    bad.rho = 1.5;
+    assert!(nmf::OnlineNmf::resume(&config, bad).is_err());
+    let mut bad = before;
+    bad.a = Mat::zeros(2, 6);
+    assert!(nmf::OnlineNmf::resume(&config, bad).is_err());
+}

@@ -103,6 +103,19 @@ pub struct InitReport {
     pub seconds: f64,
 }
 
+impl InitReport {
+    /// The report of a start the caller supplied (a resumed online state, say): kind
+    /// `Custom`, no SVD, nothing timed.
+    pub fn supplied() -> Self {
+        InitReport {
+            kind: InitKind::Custom,
+            svd: None,
+            svd_seconds: 0.0,
+            seconds: 0.0,
+        }
+    }
+}
+
 /// Starting factors and how they were made.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
