@@ -396,15 +396,21 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
             if beta < 1.0 {
                 mu::clip_tiny(wb.rb_mut());
             }
-            let cost = batch_cost(
-                &mut self.loss_ws,
-                xb,
-                wb.rb(),
-                self.h.as_ref(),
-                c.loss,
-                &lane.pen,
-                c.par,
-            )?;
+            // The cost feeds only the no-improvement rule; without it, skip the pass over the
+            // batch (for β ≠ 2 its logarithms or powers cost more than the updates).
+            let cost = if mb.max_no_improvement.is_some() {
+                batch_cost(
+                    &mut self.loss_ws,
+                    xb,
+                    wb.rb(),
+                    self.h.as_ref(),
+                    c.loss,
+                    &lane.pen,
+                    c.par,
+                )?
+            } else {
+                0.0
+            };
             mu::update_h_online(
                 wb.rb(),
                 self.h.as_mut(),
