@@ -231,8 +231,25 @@ fn peak_within_twice_the_data() {
     let w0 = Mat::<f32>::from_fn(n, k, |i, t| ((i + 3 * t) % 17) as f32 / 17.0 + 0.1);
     let h0 = Mat::<f32>::from_fn(k, m, |t, j| ((5 * t + j) % 13) as f32 / 13.0 + 0.1);
     // faer's GEMM keeps one cache-sized packing buffer per thread, allocated by its first product
-    // (about 67 MB here whatever the problem size) and reused ever after: warm it up on both
-    // threads so what follows measures the fit itself.
+    // (about 67 MB here whatever the problem size) and reused ever after: warm it up on this
+    // thread and on every thread of the pool, so what follows measures the fit itself. A fit on
+    // two threads is not enough: which worker runs which product depends on timing, and a worker
+    // that did none during the warm-up allocated its buffer in the measured fit (seen under load).
+    let warm = || {
+        let a = Mat::<f32>::from_fn(512, 512, |i, j| (i + j) as f32);
+        let mut c = Mat::<f32>::zeros(512, 512);
+        // Sequential, so the thread that runs it is the one that packs.
+        faer::linalg::matmul::matmul(
+            c.as_mut(),
+            faer::Accum::Replace,
+            a.as_ref(),
+            a.as_ref(),
+            1.0,
+            Par::Seq,
+        );
+    };
+    warm();
+    rayon::broadcast(|_| warm());
     for par in [Par::Seq, Par::rayon(2)] {
         Nmf::params(k).max_iter(1).par(par).fit(x.as_ref()).unwrap();
     }
