@@ -1,5 +1,5 @@
 //! `SolverKind::MiniBatch` against scikit-learn's `MiniBatchNMF` (the reference numbers of
-//! `../shared/SCALE.md` E on the G matrix, dense and sparse), its stopping rules, the
+//! `docs/minibatch.md` 5 on the G matrix, dense and sparse), its stopping rules, the
 //! batch-MU equivalence, and the same bits for any thread count.
 
 mod common;
@@ -34,7 +34,7 @@ fn g_problem() -> Option<Problem> {
     Some((x, s, npy("g_W0.npy")?, npy("g_H0.npy")?))
 }
 
-/// One row of the table in SCALE.md E.
+/// One row of the table in docs/minibatch.md 5.
 struct Case {
     name: &'static str,
     params: fn(NmfParams<f64>) -> NmfParams<f64>,
@@ -421,7 +421,7 @@ fn minibatch_settings_are_validated() {
 
 #[test]
 fn partial_fit_matches_scikit_learn_over_two_passes_of_chunks() {
-    // SCALE.md E: defaults with init="custom"; chunks X[0:15], ..., X[45:60], twice; the first
+    // docs/minibatch.md 5: defaults with init="custom"; chunks X[0:15], ..., X[45:60], twice; the first
     // call with W = W0[:15], H = H0.
     let Some((x, s, w0, h0)) = g_problem() else {
         return;
@@ -476,7 +476,7 @@ fn partial_fit_matches_scikit_learn_over_two_passes_of_chunks() {
 
 #[test]
 fn fit_with_fresh_restarts_equals_partial_fit_over_the_same_chunks() {
-    // SCALE.md E.6: exact when the partial_fit estimator forgets at ff^(b/n) per chunk.
+    // docs/minibatch.md 6: exact when the partial_fit estimator forgets at ff^(b/n) per chunk.
     let Some((x, _, w0, h0)) = g_problem() else {
         return;
     };
