@@ -266,18 +266,11 @@ fn update_h<T: Float>(
     ws: &mut Workspace<T>,
     par: Par,
 ) -> Result<(), NmfError> {
-    let k = w.ncols();
     ws.fixed_h_ready = false;
     ws.hht_current = false;
     if beta != 2.0 {
         if beta == 1.0 {
-            col_sums(w, &mut ws.sums);
-            // A component unused by every sample would divide by zero; scikit-learn uses 1.
-            for s in &mut ws.sums {
-                if *s == T::ZERO {
-                    *s = T::ONE;
-                }
-            }
+            kl_h_denominators(w, &mut ws.sums);
             if x.is_sparse() {
                 x.mu_numerator_h(ws.num_h.as_mut(), w, h.rb(), beta, par)?;
                 finish_broadcast(h, ws.num_h.as_ref(), &ws.sums, p, false);
@@ -287,6 +280,21 @@ fn update_h<T: Float>(
         blockwise_h(w, h, x, beta, p, ws, false);
         return Ok(());
     }
+    frobenius_h_products(w, h.rb(), x, ws, par)?;
+    apply(h.rb_mut(), ws.num_h.as_ref(), ws.den_h.as_ref(), p, 1.0);
+    Ok(())
+}
+
+/// The β = 2 products of an H half-step: `WᵀX` into `num_h`, `WᵀW` into `kk`, `WᵀW·H` into
+/// `den_h`.
+fn frobenius_h_products<T: Float>(
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    x: DataRef<'_, T>,
+    ws: &mut Workspace<T>,
+    par: Par,
+) -> Result<(), NmfError> {
+    let k = w.ncols();
     x.lhs_t_mul_into(ws.num_h.as_mut(), w, par)?;
     matmul(
         ws.kk.as_mut(),
@@ -300,12 +308,22 @@ fn update_h<T: Float>(
         ws.den_h.as_mut(),
         Accum::Replace,
         ws.kk.as_ref(),
-        h.rb(),
+        h,
         T::ONE,
         par,
     )?;
-    apply(h.rb_mut(), ws.num_h.as_ref(), ws.den_h.as_ref(), p, 1.0);
     Ok(())
+}
+
+/// The KL denominators of an H half-step: W's column sums, a zero (a component unused by every
+/// sample, which would divide by zero) replaced by 1 as scikit-learn does.
+fn kl_h_denominators<T: Float>(w: MatRef<'_, T>, sums: &mut [T]) {
+    col_sums(w, sums);
+    for s in sums {
+        if *s == T::ZERO {
+            *s = T::ONE;
+        }
+    }
 }
 
 /// The running statistics of the online H update (`MiniBatchNMF`'s components numerator and
@@ -337,33 +355,11 @@ pub(crate) fn update_h_online<T: Float>(
     stats: OnlineStats<'_, T>,
     par: Par,
 ) -> Result<(), NmfError> {
-    let k = w.ncols();
     ws.h_changed();
     if beta == 2.0 {
-        x.lhs_t_mul_into(ws.num_h.as_mut(), w, par)?;
-        matmul(
-            ws.kk.as_mut(),
-            Accum::Replace,
-            w.transpose(),
-            w,
-            T::ONE,
-            partition::gram_par(par, k),
-        )?;
-        matmul(
-            ws.den_h.as_mut(),
-            Accum::Replace,
-            ws.kk.as_ref(),
-            h.rb(),
-            T::ONE,
-            par,
-        )?;
+        frobenius_h_products(w, h.rb(), x, ws, par)?;
     } else if beta == 1.0 {
-        col_sums(w, &mut ws.sums);
-        for s in &mut ws.sums {
-            if *s == T::ZERO {
-                *s = T::ONE;
-            }
-        }
+        kl_h_denominators(w, &mut ws.sums);
         if x.is_sparse() {
             x.mu_numerator_h(ws.num_h.as_mut(), w, h.rb(), beta, par)?;
         } else {
