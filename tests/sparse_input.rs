@@ -5,26 +5,13 @@
 mod common;
 
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 
 use faer::{Mat, MatRef, Par};
 use nmf::prelude::*;
 use nmf::solvers::{LegacySparseness, OpnmfNorm};
 use nmf::{CoreError, NmfError, NmfParams, SparseMat};
 
-/// A file of `../shared/fixtures-scale` (see `common::require`).
-fn scale_fixture(name: &str) -> Option<PathBuf> {
-    common::require(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures-scale")
-            .join(name),
-        "put the shared folder beside the checkout as ../shared",
-    )
-}
-
-fn npy(name: &str) -> Option<Mat<f64>> {
-    scale_fixture(name).map(|p| nmf::io::read_npy::<f64>(p).expect("fixture reads"))
-}
+use common::scale_npy as npy;
 
 /// Dense X, the same X sparse, W0 and H0.
 type Problem = (Mat<f64>, SparseMat<f64>, Mat<f64>, Mat<f64>);

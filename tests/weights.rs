@@ -7,24 +7,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use faer::{Mat, MatRef, Par};
 use nmf::prelude::*;
 use nmf::{CoreError, FitWarning, NmfError, NmfParams};
 
-fn scale_fixture(name: &str) -> Option<PathBuf> {
-    common::require(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures-scale")
-            .join(name),
-        "put the shared folder beside the checkout as ../shared",
-    )
-}
-
-fn npy(name: &str) -> Option<Mat<f64>> {
-    scale_fixture(name).map(|p| nmf::io::read_npy::<f64>(p).expect("fixture reads"))
-}
+use common::scale_npy as npy;
 
 /// X (30 x 20), the 0/1 mask (120 zeros), W0, H0.
 /// X, weights, W0, H0.

@@ -128,3 +128,18 @@ pub fn cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// A file of `../shared/fixtures-scale` (see [`require`]).
+pub fn scale_fixture(name: &str) -> Option<PathBuf> {
+    require(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures-scale")
+            .join(name),
+        "put the shared folder beside the checkout as ../shared",
+    )
+}
+
+/// An f64 `.npy` of `../shared/fixtures-scale` (see [`require`]).
+pub fn scale_npy(name: &str) -> Option<Mat<f64>> {
+    scale_fixture(name).map(|p| nmf::io::read_npy::<f64>(p).expect("fixture reads"))
+}
