@@ -56,6 +56,6 @@ pub mod prelude {
 
 pub use nmf_init::{Compat, Init};
 pub use nmf_solvers::{
-    FitReport, FitWarning, IterInfo, MiniBatchParams, Nmf, NmfConfig, NmfError, NmfModel,
-    NmfParams, OnlineNmf, OnlineState, SolverKind, StopReason,
+    FitReport, FitWarning, InMemoryRows, IterInfo, MiniBatchParams, Nmf, NmfConfig, NmfError,
+    NmfModel, NmfParams, OnlineNmf, OnlineState, RowSource, SolverKind, StopReason,
 };

@@ -544,3 +544,92 @@ fn partial_fit_resumes_from_a_saved_state_and_refuses_bad_chunks() {
     bad.a = Mat::zeros(2, 6);
     assert!(nmf::OnlineNmf::resume(&config, bad).is_err());
 }
+
+/// A scratch folder for this test binary's files, removed by the caller.
+fn scratch(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("nmf-minibatch-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `x` as a Fortran-order float64 `.npy` file (columns one after another), which
+/// `write_npy` (C order) does not write.
+fn write_fortran_npy(path: &std::path::Path, x: &Mat<f64>) {
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': True, 'shape': ({}, {}), }}",
+        x.nrows(),
+        x.ncols()
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            bytes.extend(x[(i, j)].to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_fit_from_row_sources_equals_the_in_memory_fit() {
+    use nmf::io::NpyRows;
+    use nmf::{InMemoryRows, RowSource};
+    let Some((x, s, w0, h0)) = g_problem() else {
+        return;
+    };
+    let dir = scratch("sources");
+    let (c_file, f_file) = (dir.join("x_c.npy"), dir.join("x_f.npy"));
+    nmf::io::write_npy(&c_file, x.as_ref()).unwrap();
+    write_fortran_npy(&f_file, &x);
+    for case in cases() {
+        let config = (case.params)(custom(&w0, &h0)).check().unwrap();
+        let fresh = config.minibatch().fresh_restarts;
+        let dense = config.fit(&x).unwrap();
+        let sparse = config.fit(&s).unwrap();
+        let mut sources: Vec<(&str, Box<dyn RowSource<f64>>, &NmfModel<f64>)> = vec![
+            (
+                "C-order file",
+                Box::new(NpyRows::open(&c_file).unwrap()),
+                &dense,
+            ),
+            (
+                "Fortran file",
+                Box::new(NpyRows::open(&f_file).unwrap()),
+                &dense,
+            ),
+            ("dense rows", Box::new(InMemoryRows::new(&x)), &dense),
+            ("sparse rows", Box::new(InMemoryRows::new(&s)), &sparse),
+        ];
+        for (what, src, want) in &mut sources {
+            let got = config.fit_source(src.as_mut()).unwrap();
+            let (r, w) = (got.report(), want.report());
+            let at = format!("{} from {what}", case.name);
+            assert_eq!(
+                (r.n_iter, r.n_steps, r.stop_reason),
+                (w.n_iter, w.n_steps, w.stop_reason),
+                "{at}"
+            );
+            assert!(got.h() == want.h(), "{at}: H differs");
+            if fresh {
+                // The final W is solved batch by batch: each block as `transform` alone.
+                let b = config.minibatch().batch_size;
+                for start in (0..x.nrows()).step_by(b) {
+                    let rows = b.min(x.nrows() - start);
+                    let block = want.transform(x.as_ref().subrows(start, rows)).unwrap();
+                    let got_w = got.w().subrows(start, rows);
+                    let d = common::rel_diff(got_w, block.as_ref());
+                    assert!(d <= 1e-12, "{at}: W rows {start}.. off by {d:e}");
+                }
+            } else {
+                assert!(got.w() == want.w(), "{at}: W differs");
+            }
+            close(&at, r.reconstruction_err, w.reconstruction_err, 1e-12);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -44,8 +44,10 @@
 
 mod mtx;
 mod npz;
+mod rows;
 mod sparse;
 
+pub use rows::{NpyRowWriter, NpyRows, transform_npy};
 pub use sparse::{SparseFormat, read_sparse, read_sparse_bytes, write_sparse, write_sparse_bytes};
 
 use std::fs;

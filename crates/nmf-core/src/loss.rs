@@ -161,6 +161,12 @@ impl<T: Float> LossScratch<T> {
         Self::sized(n, m, k, par, !x.is_sparse())
     }
 
+    /// Scratch for an `n x m` X (dense or `sparse`) not at hand yet, e.g. the batches of a
+    /// matrix read from a file; the same buffers [`Self::for_data`] would size.
+    pub fn for_shape(n: usize, m: usize, k: usize, sparse: bool, par: Par) -> Self {
+        Self::sized(n, m, k, par, !sparse)
+    }
+
     /// Grows the buffers if this problem is larger than the one they were made for (never in a
     /// fit, whose shapes are fixed).
     fn fit_to(&mut self, x: &DataRef<'_, T>, k: usize, par: Par) {

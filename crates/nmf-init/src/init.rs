@@ -338,8 +338,57 @@ fn random<T: Float>(
     compat: Compat,
 ) -> Result<(Mat<T>, Mat<T>), InitError> {
     let (n, m) = x.shape();
+    random_draws(data_mean(x, compat), n, m, k, seed, compat)
+}
+
+/// The `Random` start of an `n x m` matrix whose mean is `mean`, for data that cannot be read
+/// whole (a matrix streamed by rows: its mean comes from one pass). With the mean
+/// [`initialize`] would compute, the factors are the same bits as its `Init::Random`.
+///
+/// # Errors
+/// `k = 0`, a mean that is negative or not finite, a seed beyond 32 bits in `Compat::Sklearn`.
+pub fn random_from_mean<T: Float>(
+    mean: T,
+    (n, m): (usize, usize),
+    k: usize,
+    seed: u64,
+    compat: Compat,
+) -> Result<Factors<T>, InitError> {
+    let start = Instant::now();
+    if k == 0 {
+        return Err(nmf_core::CoreError::invalid("n_components", k, "an integer >= 1").into());
+    }
+    if !(mean.is_finite() && mean >= T::ZERO) {
+        return Err(nmf_core::CoreError::invalid(
+            "mean",
+            mean.to_f64(),
+            "a finite number >= 0 (the mean of a nonnegative X)",
+        )
+        .into());
+    }
+    let (w, h) = random_draws(mean, n, m, k, seed, compat)?;
+    Ok(Factors {
+        w,
+        h,
+        report: InitReport {
+            kind: InitKind::Random,
+            svd: None,
+            svd_seconds: 0.0,
+            seconds: start.elapsed().as_secs_f64(),
+        },
+    })
+}
+
+fn random_draws<T: Float>(
+    mean: T,
+    n: usize,
+    m: usize,
+    k: usize,
+    seed: u64,
+    compat: Compat,
+) -> Result<(Mat<T>, Mat<T>), InitError> {
     // As scikit-learn: the scale is computed in the data's precision.
-    let avg = (data_mean(x, compat) / T::from_usize(k)).sqrt();
+    let avg = (mean / T::from_usize(k)).sqrt();
     let mut rng = Normals::new(seed, compat)?;
     let mut h = Mat::<T>::zeros(k, m);
     for i in 0..k {

@@ -44,5 +44,7 @@ pub mod mt19937;
 mod svd;
 
 pub use error::InitError;
-pub use init::{Compat, Factors, Init, InitKind, InitReport, initialize, sklearn_seed};
+pub use init::{
+    Compat, Factors, Init, InitKind, InitReport, initialize, random_from_mean, sklearn_seed,
+};
 pub use svd::SvdPath;

@@ -32,6 +32,16 @@ pub enum NmfError {
         /// Solver name.
         solver: &'static str,
     },
+    /// A row source could not deliver rows (an I/O or format error of the file behind it).
+    #[error("reading rows {start}..{end} of X: {message}")]
+    Source {
+        /// The first row asked for.
+        start: usize,
+        /// One past the last row asked for.
+        end: usize,
+        /// The source's error, as text.
+        message: String,
+    },
     /// A factor became NaN or infinite (overflow in the data's precision).
     #[error("{what} became non-finite at iteration {iter}; rescale X or use f64")]
     NonFinite {

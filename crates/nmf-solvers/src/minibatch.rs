@@ -265,50 +265,46 @@ pub(crate) fn solve_workspace<T: Float>(
     ws
 }
 
-/// The minibatch solver's state between passes.
-pub(crate) struct MiniBatch<T: Float> {
-    w: Mat<T>,
-    h: Mat<T>,
+/// The state of a minibatch fit between batches, whatever holds X: the in-memory solver
+/// below and the row-source fit of `outofcore.rs` drive the same steps, so the two give the
+/// same bits on the same batches.
+pub(crate) struct Engine<T: Float> {
+    pub(crate) w: Mat<T>,
+    pub(crate) h: Mat<T>,
     /// The running numerator and denominator of the online H update.
     a: Mat<T>,
     b: Mat<T>,
     /// H before the last step (the H-change rule).
     h_buf: Mat<T>,
-    batches: Vec<Range<usize>>,
-    /// Sparse X: the batches cut once (a dense batch is a view of X).
-    blocks: Vec<SparseMat<T>>,
     /// Buffers for the nominal batch size and (if any) the short last batch.
     lanes: Vec<Lane<T>>,
     loss_ws: LossScratch<T>,
     rho: T,
-    steps: usize,
+    pub(crate) steps: usize,
     monitor: Monitor,
+    n: usize,
+    nominal: usize,
 }
 
-impl<T: Float> Solver<T> for MiniBatch<T> {
-    fn new(
-        pb: &Problem<'_, T>,
+impl<T: Float> Engine<T> {
+    /// The state before the first batch of an `n x m` X cut into `batches`, from the starting
+    /// factors.
+    pub(crate) fn new(
+        c: &NmfParams<T>,
+        (n, m): (usize, usize),
+        sparse: bool,
+        batches: &[Range<usize>],
         w: Mat<T>,
         h: Mat<T>,
         warnings: &mut Vec<FitWarning>,
-    ) -> Result<Self, NmfError> {
-        let c = pb.c;
+    ) -> Self {
         let mb = &c.minibatch;
-        let (n, m) = pb.x.shape();
         let k = c.n_components;
         let zeros = mu::count_zeros(w.as_ref()) + mu::count_zeros(h.as_ref());
         if zeros > 0 {
             warnings.push(FitWarning::MuZerosInInit { zeros });
         }
-        let b = mb.batch_size.min(n);
-        let batches = batches(n, b);
-        let blocks = match pb.x {
-            DataRef::Sparse(s) => batches
-                .iter()
-                .map(|r| s.mat().row_block(r.clone()))
-                .collect::<Result<Vec<_>, _>>()?,
-            _ => Vec::new(),
-        };
+        let b = batches.first().map_or(1, |r| r.len());
         let mut sizes = vec![b];
         let last = batches.last().map_or(b, |r| r.len());
         if last != b {
@@ -319,7 +315,7 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
         let lanes = sizes
             .iter()
             .map(|&rows| {
-                let mut ws = Box::new(Workspace::new(rows, m, k, beta, pb.x.is_sparse(), c.par));
+                let mut ws = Box::new(Workspace::new(rows, m, k, beta, sparse, c.par));
                 // A fresh solve does not clip inside; the step clips its result (β < 1).
                 ws.clip_w = !fresh;
                 let fw = if fresh { rows } else { 0 };
@@ -331,122 +327,161 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
                 }
             })
             .collect();
-        let first: DataRef<'_, T> = match &blocks.first() {
-            Some(s) => (*s).into(),
-            None => pb.x,
-        };
-        Ok(MiniBatch {
+        Engine {
             a: h.clone(),
             b: Mat::from_fn(k, m, |_, _| T::ONE),
             h_buf: h.clone(),
             w,
             h,
-            batches,
             lanes,
-            loss_ws: LossScratch::for_data(&first, k, c.par),
-            blocks,
+            loss_ws: LossScratch::for_shape(b, m, k, sparse, c.par),
             rho: T::from_f64(rho(mb.forget_factor, b, n)),
             steps: 0,
             monitor: Monitor::default(),
-        })
+            n,
+            nominal: b,
+        }
+    }
+
+    /// One step on the batch `xb` holding rows `r` of X: its W, its cost, the online H update,
+    /// then the stopping rules.
+    pub(crate) fn batch(
+        &mut self,
+        c: &NmfParams<T>,
+        r: Range<usize>,
+        xb: DataRef<'_, T>,
+    ) -> Result<Option<StopReason>, NmfError> {
+        let mb = &c.minibatch;
+        let beta = c.loss.beta();
+        let rows = r.len();
+        let lane = &mut self.lanes[usize::from(rows != self.nominal)];
+        lane.ws.h_changed();
+        let mut wb = if mb.fresh_restarts {
+            solve_w_into(
+                lane.w_fresh.as_mut(),
+                lane.w_prev.as_mut(),
+                self.h.as_ref(),
+                xb,
+                c,
+                &lane.pen,
+                &mut lane.ws,
+                mb.fresh_restarts_max_iter,
+            )?;
+            lane.w_fresh.as_mut()
+        } else {
+            let mut wb = self.w.as_mut().subrows_mut(r.start, rows);
+            mu::update_w(
+                wb.rb_mut(),
+                self.h.as_ref(),
+                xb,
+                beta,
+                FactorPenalty::w(&lane.pen),
+                &mut lane.ws,
+                HRole::Updated,
+                c.par,
+            )?;
+            wb
+        };
+        if beta < 1.0 {
+            mu::clip_tiny(wb.rb_mut());
+        }
+        // The cost feeds only the no-improvement rule; without it, skip the pass over the
+        // batch (for β ≠ 2 its logarithms or powers cost more than the updates).
+        let cost = if mb.max_no_improvement.is_some() {
+            batch_cost(
+                &mut self.loss_ws,
+                xb,
+                wb.rb(),
+                self.h.as_ref(),
+                c.loss,
+                &lane.pen,
+                c.par,
+            )?
+        } else {
+            0.0
+        };
+        mu::update_h_online(
+            wb.rb(),
+            self.h.as_mut(),
+            xb,
+            beta,
+            FactorPenalty::h(&lane.pen),
+            &mut lane.ws,
+            OnlineStats {
+                a: self.a.as_mut(),
+                b: self.b.as_mut(),
+                rho: self.rho,
+            },
+            c.par,
+        )?;
+        self.steps += 1;
+        let (h, h_buf) = (self.h.as_ref(), self.h_buf.as_ref());
+        let stop = self.monitor.after_step(
+            self.steps,
+            rows,
+            self.n,
+            cost,
+            c.tol,
+            mb.max_no_improvement,
+            || rel_change(h, h_buf),
+        );
+        if stop.is_none() {
+            self.h_buf.copy_from(self.h.as_ref());
+        }
+        Ok(stop)
+    }
+
+    /// Every factor entry finite after pass `iter`.
+    pub(crate) fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
+        ensure_finite("W", self.w.as_ref(), iter)?;
+        ensure_finite("H", self.h.as_ref(), iter)
+    }
+}
+
+/// The in-memory minibatch solver: the engine and the batches of X.
+pub(crate) struct MiniBatch<T: Float> {
+    e: Engine<T>,
+    batches: Vec<Range<usize>>,
+    /// Sparse X: the batches cut once (a dense batch is a view of X).
+    blocks: Vec<SparseMat<T>>,
+}
+
+impl<T: Float> Solver<T> for MiniBatch<T> {
+    fn new(
+        pb: &Problem<'_, T>,
+        w: Mat<T>,
+        h: Mat<T>,
+        warnings: &mut Vec<FitWarning>,
+    ) -> Result<Self, NmfError> {
+        let c = pb.c;
+        let n = pb.x.nrows();
+        let batches = batches(n, c.minibatch.batch_size.min(n));
+        let blocks = match pb.x {
+            DataRef::Sparse(s) => batches
+                .iter()
+                .map(|r| s.mat().row_block(r.clone()))
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => Vec::new(),
+        };
+        let e = Engine::new(c, pb.x.shape(), pb.x.is_sparse(), &batches, w, h, warnings);
+        Ok(MiniBatch { e, batches, blocks })
     }
 
     fn step(&mut self, pb: &Problem<'_, T>) -> Result<Option<StopReason>, NmfError> {
-        let c = pb.c;
-        let mb = &c.minibatch;
-        let beta = c.loss.beta();
-        let n = pb.x.nrows();
-        let nominal = self.batches[0].len();
-        for i in 0..self.batches.len() {
-            let r = self.batches[i].clone();
-            let rows = r.len();
-            // Split borrows: the batch view borrows X and the cut blocks only.
+        for (i, r) in self.batches.iter().enumerate() {
             let xb = match pb.x.as_dense() {
-                Some(d) => d.subrows(r.start, rows).into(),
+                Some(d) => d.subrows(r.start, r.len()).into(),
                 None => DataRef::from(&self.blocks[i]),
             };
-            let lane = &mut self.lanes[usize::from(rows != nominal)];
-            lane.ws.h_changed();
-            let mut wb = if mb.fresh_restarts {
-                solve_w_into(
-                    lane.w_fresh.as_mut(),
-                    lane.w_prev.as_mut(),
-                    self.h.as_ref(),
-                    xb,
-                    c,
-                    &lane.pen,
-                    &mut lane.ws,
-                    mb.fresh_restarts_max_iter,
-                )?;
-                lane.w_fresh.as_mut()
-            } else {
-                let mut wb = self.w.as_mut().subrows_mut(r.start, rows);
-                mu::update_w(
-                    wb.rb_mut(),
-                    self.h.as_ref(),
-                    xb,
-                    beta,
-                    FactorPenalty::w(&lane.pen),
-                    &mut lane.ws,
-                    HRole::Updated,
-                    c.par,
-                )?;
-                wb
-            };
-            if beta < 1.0 {
-                mu::clip_tiny(wb.rb_mut());
+            if let Some(stop) = self.e.batch(pb.c, r.clone(), xb)? {
+                return Ok(Some(stop));
             }
-            // The cost feeds only the no-improvement rule; without it, skip the pass over the
-            // batch (for β ≠ 2 its logarithms or powers cost more than the updates).
-            let cost = if mb.max_no_improvement.is_some() {
-                batch_cost(
-                    &mut self.loss_ws,
-                    xb,
-                    wb.rb(),
-                    self.h.as_ref(),
-                    c.loss,
-                    &lane.pen,
-                    c.par,
-                )?
-            } else {
-                0.0
-            };
-            mu::update_h_online(
-                wb.rb(),
-                self.h.as_mut(),
-                xb,
-                beta,
-                FactorPenalty::h(&lane.pen),
-                &mut lane.ws,
-                OnlineStats {
-                    a: self.a.as_mut(),
-                    b: self.b.as_mut(),
-                    rho: self.rho,
-                },
-                c.par,
-            )?;
-            self.steps += 1;
-            let (h, h_buf) = (self.h.as_ref(), self.h_buf.as_ref());
-            let stop = self.monitor.after_step(
-                self.steps,
-                rows,
-                n,
-                cost,
-                c.tol,
-                mb.max_no_improvement,
-                || rel_change(h, h_buf),
-            );
-            if stop.is_some() {
-                return Ok(stop);
-            }
-            self.h_buf.copy_from(self.h.as_ref());
         }
         Ok(None)
     }
 
     fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
-        ensure_finite("W", self.w.as_ref(), iter)?;
-        ensure_finite("H", self.h.as_ref(), iter)
+        self.e.check_finite(iter)
     }
 
     /// The penalised objective on all of X at the current factors (a full pass over X; with
@@ -454,10 +489,10 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
     fn objective(&mut self, pb: &Problem<'_, T>, _after_step: bool) -> Result<f64, NmfError> {
         let c = pb.c;
         Ok(loss::objective_with(
-            &mut self.loss_ws,
+            &mut self.e.loss_ws,
             pb.x,
-            self.w.as_ref(),
-            self.h.as_ref(),
+            self.e.w.as_ref(),
+            self.e.h.as_ref(),
             c.loss,
             &pb.pen,
             c.par,
@@ -465,16 +500,17 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
     }
 
     fn n_steps(&self) -> Option<usize> {
-        Some(self.steps)
+        Some(self.e.steps)
     }
 
     fn into_factors(self, pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
         let c = pb.c;
+        let Engine { w, h, .. } = self.e;
         if !c.minibatch.fresh_restarts {
-            return Ok((self.w, self.h));
+            return Ok((w, h));
         }
-        let w = Self::solve_w(c, self.h.as_ref(), pb.x, &pb.pen)?;
-        Ok((w, self.h))
+        let w = Self::solve_w(c, h.as_ref(), pb.x, &pb.pen)?;
+        Ok((w, h))
     }
 
     /// scikit-learn's `MiniBatchNMF.transform`: `_solve_W` with `transform_max_iter` steps.

@@ -72,7 +72,7 @@ impl<T: Float> NmfConfig<T> {
     }
 }
 
-fn ensure_minibatch<T: Float>(c: &NmfConfig<T>) -> Result<(), NmfError> {
+pub(crate) fn ensure_minibatch<T: Float>(c: &NmfConfig<T>) -> Result<(), NmfError> {
     if c.solver() != SolverKind::MiniBatch {
         return Err(CoreError::invalid(
             "solver",
