@@ -2,9 +2,9 @@
 //! [`NpyRows`] is a [`RowSource`] (`NmfConfig::fit_source`, `NmfModel::transform_source`),
 //! a [`NpyRowWriter`] takes W block by block as `transform_source` solves it.
 //!
-//! Only the block asked for is read (one seek and one read in C order, one per column in
-//! Fortran order) into two buffers reused from block to block, so memory is one block
-//! whatever the file's size.
+//! Only the block asked for is read (one run of the file in C order, one run per column in
+//! Fortran order), through a 1 MiB staging buffer into a block reused from call to call, so
+//! memory is one block plus 1 MiB whatever the file's size.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
@@ -146,39 +146,53 @@ impl<T: Float> NpyRows<T> {
         if self.elem == Elem::F32 { 4 } else { 8 }
     }
 
-    /// Reads `len` elements at element offset `at` into the byte buffer, after `filled` bytes.
-    fn read_at(&mut self, at: usize, len: usize, filled: usize) -> std::io::Result<()> {
+    /// Reads `len` elements from element offset `at` of the data through the staging buffer
+    /// (at most [`STAGING`] bytes at a time) and hands each to `put` with its index from 0.
+    fn read_run(
+        &mut self,
+        at: usize,
+        len: usize,
+        mut put: impl FnMut(&mut Mat<T>, usize, T),
+    ) -> std::io::Result<()> {
         let size = self.elem_size();
-        let pos = self.data_offset + (at * size) as u64;
-        self.file.seek(SeekFrom::Start(pos))?;
         self.file
-            .read_exact(&mut self.bytes[filled..filled + len * size])
-    }
-
-    fn value(&self, e: usize) -> T {
-        let b = &self.bytes;
-        match self.elem {
-            Elem::F32 => {
-                let a: [u8; 4] = b[4 * e..4 * e + 4].try_into().unwrap_or([0; 4]);
-                let v = if self.big_endian {
-                    f32::from_be_bytes(a)
-                } else {
-                    f32::from_le_bytes(a)
+            .seek(SeekFrom::Start(self.data_offset + (at * size) as u64))?;
+        let per = (STAGING / size).max(1);
+        let mut done = 0;
+        while done < len {
+            let take = per.min(len - done);
+            let buf = &mut self.bytes[..take * size];
+            self.file.read_exact(buf)?;
+            for (e, b) in buf.chunks_exact(size).enumerate() {
+                let v = match (self.elem, self.big_endian) {
+                    (Elem::F32, big) => {
+                        let a = [b[0], b[1], b[2], b[3]];
+                        f64::from(if big {
+                            f32::from_be_bytes(a)
+                        } else {
+                            f32::from_le_bytes(a)
+                        })
+                    }
+                    (Elem::F64, big) => {
+                        let a = [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]];
+                        if big {
+                            f64::from_be_bytes(a)
+                        } else {
+                            f64::from_le_bytes(a)
+                        }
+                    }
                 };
-                T::from_f64(f64::from(v))
+                put(&mut self.block, done + e, T::from_f64(v));
             }
-            Elem::F64 => {
-                let a: [u8; 8] = b[8 * e..8 * e + 8].try_into().unwrap_or([0; 8]);
-                let v = if self.big_endian {
-                    f64::from_be_bytes(a)
-                } else {
-                    f64::from_le_bytes(a)
-                };
-                T::from_f64(v)
-            }
+            done += take;
         }
+        Ok(())
     }
 }
+
+/// Bytes read from the file at a time: the staging buffer between the file and the block, so
+/// a block costs its own size plus this, not twice its size.
+const STAGING: usize = 1 << 20;
 
 impl<T: Float> RowSource<T> for NpyRows<T> {
     fn shape(&self) -> (usize, usize) {
@@ -194,28 +208,23 @@ impl<T: Float> RowSource<T> for NpyRows<T> {
             return Err(format!("rows {rows:?} of {}", self.n).into());
         }
         let (r, m, n) = (rows.len(), self.m, self.n);
-        self.bytes.resize(r * m * self.elem_size(), 0);
-        let path = self.path.clone();
-        let io = |e: std::io::Error| format!("{}: {e}", path.display());
-        if self.fortran {
-            for j in 0..m {
-                let at = j * n + rows.start;
-                let filled = j * r * self.elem_size();
-                self.read_at(at, r, filled).map_err(io)?;
-            }
-        } else {
-            self.read_at(rows.start * m, r * m, 0).map_err(io)?;
-        }
+        self.bytes
+            .resize(STAGING.min(r * m * self.elem_size()).max(8), 0);
         if self.block.shape() != (r, m) {
             self.block = Mat::zeros(r, m);
         }
-        // The bytes are row-major in C order, column-major in Fortran order.
-        for j in 0..m {
-            for i in 0..r {
-                let e = if self.fortran { j * r + i } else { i * m + j };
-                let v = self.value(e);
-                self.block[(i, j)] = v;
+        let path = self.path.clone();
+        let io = |e: std::io::Error| format!("{}: {e}", path.display());
+        if self.fortran {
+            // Column j's rows are one run of the file.
+            for j in 0..m {
+                self.read_run(j * n + rows.start, r, |b, i, v| b[(i, j)] = v)
+                    .map_err(io)?;
             }
+        } else {
+            // The block's rows are one run, row after row.
+            self.read_run(rows.start * m, r * m, |b, e, v| b[(e / m, e % m)] = v)
+                .map_err(io)?;
         }
         Ok(self.block.as_ref().into())
     }
