@@ -57,7 +57,7 @@ pub use model::NmfModel;
 pub use nmf_core::{Missing, Weights};
 pub use online::{OnlineNmf, OnlineState};
 pub use opnmf::OpnmfNorm;
-pub use outofcore::{InMemoryRows, RowSource, SourceError};
+pub use outofcore::{InMemoryRows, RowSink, RowSource, SourceError};
 pub use params::{Nmf, NmfConfig, NmfParams, PgVariant, SolverKind};
 pub use pg::LegacySparseness;
 #[cfg(feature = "serde")]

@@ -30,6 +30,9 @@ use crate::report::{FitReport, FitWarning, IterInfo, StopReason};
 /// The error a [`RowSource`] reports (kept as text in [`NmfError::Source`]).
 pub type SourceError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Where [`NmfModel::transform_source`] hands each block of W, with its rows.
+pub type RowSink<'s, T> = dyn FnMut(Range<usize>, MatRef<'_, T>) -> Result<(), SourceError> + 's;
+
 /// A matrix read by blocks of rows, as often as a fit needs: a `.npy` file read in chunks
 /// (`nmf::io::NpyRows`), a sparse `.npz` read by row blocks, a database cursor that can
 /// restart. [`InMemoryRows`] serves a matrix already in memory the same way.
@@ -384,7 +387,7 @@ impl<T: Float> NmfModel<T> {
     pub fn transform_source(
         &self,
         src: &mut dyn RowSource<T>,
-        sink: &mut dyn FnMut(Range<usize>, MatRef<'_, T>) -> Result<(), SourceError>,
+        sink: &mut RowSink<'_, T>,
     ) -> Result<f64, NmfError> {
         let c = &self.config.p;
         let (n, m) = src.shape();
