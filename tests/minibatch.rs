@@ -591,7 +591,8 @@ fn a_fit_from_row_sources_equals_the_in_memory_fit() {
         let fresh = config.minibatch().fresh_restarts;
         let dense = config.fit(&x).unwrap();
         let sparse = config.fit(&s).unwrap();
-        let mut sources: Vec<(&str, Box<dyn RowSource<f64>>, &NmfModel<f64>)> = vec![
+        type Source<'m> = (&'static str, Box<dyn RowSource<f64>>, &'m NmfModel<f64>);
+        let mut sources: Vec<Source<'_>> = vec![
             (
                 "C-order file",
                 Box::new(NpyRows::open(&c_file).unwrap()),
