@@ -591,7 +591,11 @@ fn a_fit_from_row_sources_equals_the_in_memory_fit() {
         let fresh = config.minibatch().fresh_restarts;
         let dense = config.fit(&x).unwrap();
         let sparse = config.fit(&s).unwrap();
-        type Source<'m> = (&'static str, Box<dyn RowSource<f64>>, &'m NmfModel<f64>);
+        type Source<'m> = (
+            &'static str,
+            Box<dyn RowSource<f64> + 'm>,
+            &'m NmfModel<f64>,
+        );
         let mut sources: Vec<Source<'_>> = vec![
             (
                 "C-order file",
