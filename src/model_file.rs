@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use faer::Mat;
 use nmf_core::Weights;
 use nmf_init::Init;
-use nmf_solvers::{FitReport, NmfError, NmfModel, ParamsRecord};
+use nmf_solvers::{FitReport, NmfError, NmfModel, OnlineNmf, OnlineState, ParamsRecord};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -42,8 +42,10 @@ use crate::io::{self, IoError, NpyFloat, SparseFormat};
 
 /// The `format` field of every `model.json`.
 pub const FORMAT_NAME: &str = "nmf-rs model";
-/// The format version this build writes; it reads this and every older version.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build writes; it reads this and every older version.
+/// Version 2 adds the state of an online fitter ([`OnlineRecord`], files `A.npy`, `B.npy`);
+/// a folder without one is still written as version 1, so older builds read plain models.
+pub const FORMAT_VERSION: u32 = 2;
 /// The JSON file of a model folder.
 pub const MODEL_JSON: &str = "model.json";
 
@@ -139,6 +141,20 @@ pub struct ModelJson {
     /// when none was given.
     #[serde(default)]
     pub extra: serde_json::Value,
+    /// The state of an online fitter between `partial_fit` calls, when the folder holds one
+    /// (format version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<OnlineRecord>,
+}
+
+/// The scalar part of an [`OnlineState`] as `model.json` records it; its matrices are the
+/// files `H.npy`, `A.npy` and `B.npy`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OnlineRecord {
+    /// The decay per chunk.
+    pub rho: f64,
+    /// Chunks learned so far.
+    pub n_steps: usize,
 }
 
 /// `save`/`load` for [`NmfModel`]: `model.save(dir)?`, `NmfModel::<f64>::load(dir)?`.
@@ -168,188 +184,269 @@ pub trait ModelFiles: Sized {
     fn load(dir: impl AsRef<Path>) -> Result<Self, ModelFileError>;
 }
 
+/// Writes the folder of `model`, with an online fitter's running statistics when given.
+fn save_folder<T: NpyFloat>(
+    model: &NmfModel<T>,
+    online: Option<&OnlineState<T>>,
+    dir: &Path,
+    extra: serde_json::Value,
+) -> Result<(), ModelFileError> {
+    fs::create_dir_all(dir).map_err(|source| IoError::Os {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    // An interrupted save must not leave an old model.json describing new factors.
+    let json_path = dir.join(MODEL_JSON);
+    if json_path.exists() {
+        fs::remove_file(&json_path).map_err(|source| IoError::Os {
+            path: json_path.clone(),
+            source,
+        })?;
+    }
+    let config = model.config();
+    let mut files = Vec::new();
+    let mut put = |role: &str, name: &str, bytes: Vec<u8>| -> Result<(), ModelFileError> {
+        let path = dir.join(name);
+        files.push(FileEntry {
+            role: role.into(),
+            name: name.into(),
+            sha256: sha256_hex(&bytes),
+        });
+        fs::write(&path, bytes).map_err(|source| IoError::Os { path, source }.into())
+    };
+    put("W", "W.npy", io::write_npy_bytes(model.w())?)?;
+    put("H", "H.npy", io::write_npy_bytes(model.h())?)?;
+    if let Init::Custom { w, h } = config.init() {
+        put("W0", "W0.npy", io::write_npy_bytes(w.as_ref())?)?;
+        put("H0", "H0.npy", io::write_npy_bytes(h.as_ref())?)?;
+    }
+    match config.weights() {
+        None => {}
+        Some(Weights::Sparse(s)) => put(
+            "weights",
+            "weights.npz",
+            io::write_sparse_bytes(s, SparseFormat::Npz)?,
+        )?,
+        Some(Weights::Dense(m)) => put("weights", "weights.npy", io::write_npy_bytes(m.as_ref())?)?,
+        Some(_) => {
+            return Err(ModelFileError::NotAModel {
+                path: dir.to_path_buf(),
+                reason: "this kind of weights has no file format".into(),
+            });
+        }
+    }
+    if let Some(st) = online {
+        put("A", "A.npy", io::write_npy_bytes(st.a.as_ref())?)?;
+        put("B", "B.npy", io::write_npy_bytes(st.b.as_ref())?)?;
+    }
+    let json = ModelJson {
+        format: FORMAT_NAME.into(),
+        format_version: if online.is_some() { FORMAT_VERSION } else { 1 },
+        library_version: env!("CARGO_PKG_VERSION").into(),
+        dtype: T::NAME.into(),
+        shape: Shape {
+            n_samples: model.w().nrows(),
+            n_features: model.h().ncols(),
+            n_components: model.h().nrows(),
+        },
+        params: config.record(),
+        report: model.report().clone(),
+        files,
+        extra,
+        online: online.map(|st| OnlineRecord {
+            rho: st.rho,
+            n_steps: st.n_steps,
+        }),
+    };
+    let text = serde_json::to_string_pretty(&json).map_err(|e| ModelFileError::Corrupt {
+        path: json_path.clone(),
+        reason: format!("cannot encode: {e}"),
+    })?;
+    fs::write(&json_path, text + "\n").map_err(|source| IoError::Os {
+        path: json_path,
+        source,
+    })?;
+    Ok(())
+}
+
 impl<T: NpyFloat> ModelFiles for NmfModel<T> {
     fn save_with(
         &self,
         dir: impl AsRef<Path>,
         extra: serde_json::Value,
     ) -> Result<(), ModelFileError> {
+        save_folder(self, None, dir.as_ref(), extra)
+    }
+
+    fn load(dir: impl AsRef<Path>) -> Result<Self, ModelFileError> {
+        Ok(load_folder(dir.as_ref())?.0)
+    }
+}
+
+/// `save`/`load` for an online fitter: the model after its last chunk plus what `partial_fit`
+/// keeps ([`OnlineState`]), so a stream can stop in one process and go on in another.
+/// Loading gives a fitter that continues with the same bits as one never stopped (its
+/// `model()` is `None` until the next chunk). `NmfModel::load` reads the same folder as the
+/// plain model.
+impl<T: NpyFloat> ModelFiles for OnlineNmf<T> {
+    fn save_with(
+        &self,
+        dir: impl AsRef<Path>,
+        extra: serde_json::Value,
+    ) -> Result<(), ModelFileError> {
         let dir = dir.as_ref();
-        fs::create_dir_all(dir).map_err(|source| IoError::Os {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        // An interrupted save must not leave an old model.json describing new factors.
-        let json_path = dir.join(MODEL_JSON);
-        if json_path.exists() {
-            fs::remove_file(&json_path).map_err(|source| IoError::Os {
-                path: json_path.clone(),
-                source,
-            })?;
-        }
-        let config = self.config();
-        let mut files = Vec::new();
-        let mut put = |role: &str, name: &str, bytes: Vec<u8>| -> Result<(), ModelFileError> {
-            let path = dir.join(name);
-            files.push(FileEntry {
-                role: role.into(),
-                name: name.into(),
-                sha256: sha256_hex(&bytes),
+        let (Some(model), Some(state)) = (self.model(), self.state()) else {
+            return Err(ModelFileError::NotAModel {
+                path: dir.to_path_buf(),
+                reason: "nothing to save: partial_fit has not run since this fitter was made \
+                         or resumed"
+                    .into(),
             });
-            fs::write(&path, bytes).map_err(|source| IoError::Os { path, source }.into())
         };
-        put("W", "W.npy", io::write_npy_bytes(self.w())?)?;
-        put("H", "H.npy", io::write_npy_bytes(self.h())?)?;
-        if let Init::Custom { w, h } = config.init() {
-            put("W0", "W0.npy", io::write_npy_bytes(w.as_ref())?)?;
-            put("H0", "H0.npy", io::write_npy_bytes(h.as_ref())?)?;
-        }
-        match config.weights() {
-            None => {}
-            Some(Weights::Sparse(s)) => put(
-                "weights",
-                "weights.npz",
-                io::write_sparse_bytes(s, SparseFormat::Npz)?,
-            )?,
-            Some(Weights::Dense(m)) => {
-                put("weights", "weights.npy", io::write_npy_bytes(m.as_ref())?)?
-            }
-            Some(_) => {
-                return Err(ModelFileError::NotAModel {
-                    path: dir.to_path_buf(),
-                    reason: "this kind of weights has no file format".into(),
-                });
-            }
-        }
-        let json = ModelJson {
-            format: FORMAT_NAME.into(),
-            format_version: FORMAT_VERSION,
-            library_version: env!("CARGO_PKG_VERSION").into(),
-            dtype: T::NAME.into(),
-            shape: Shape {
-                n_samples: self.w().nrows(),
-                n_features: self.h().ncols(),
-                n_components: self.h().nrows(),
-            },
-            params: config.record(),
-            report: self.report().clone(),
-            files,
-            extra,
-        };
-        let text = serde_json::to_string_pretty(&json).map_err(|e| ModelFileError::Corrupt {
-            path: json_path.clone(),
-            reason: format!("cannot encode: {e}"),
-        })?;
-        fs::write(&json_path, text + "\n").map_err(|source| IoError::Os {
-            path: json_path,
-            source,
-        })?;
-        Ok(())
+        save_folder(model, Some(state), dir, extra)
     }
 
     fn load(dir: impl AsRef<Path>) -> Result<Self, ModelFileError> {
         let dir = dir.as_ref();
-        let json = read_model_json(dir)?;
-        let json_path = dir.join(MODEL_JSON);
-        let corrupt = |path: &Path, reason: String| ModelFileError::Corrupt {
-            path: path.to_path_buf(),
-            reason,
+        let (model, online) = load_folder::<T>(dir)?;
+        let Some(state) = online else {
+            return Err(ModelFileError::NotAModel {
+                path: dir.to_path_buf(),
+                reason: "it holds a fitted model but no online state (A.npy, B.npy)".into(),
+            });
         };
-        let s = json.shape;
-        if s.n_components != json.params.n_components {
+        OnlineNmf::resume(model.config(), state).map_err(|source| ModelFileError::Params {
+            path: dir.join(MODEL_JSON),
+            source,
+        })
+    }
+}
+
+/// Reads and checks a model folder: the model, and the online state when it holds one.
+fn load_folder<T: NpyFloat>(
+    dir: &Path,
+) -> Result<(NmfModel<T>, Option<OnlineState<T>>), ModelFileError> {
+    let json = read_model_json(dir)?;
+    let json_path = dir.join(MODEL_JSON);
+    let corrupt = |path: &Path, reason: String| ModelFileError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let s = json.shape;
+    if s.n_components != json.params.n_components {
+        return Err(corrupt(
+            &json_path,
+            format!(
+                "shape says k = {} but the parameters say n_components = {}",
+                s.n_components, json.params.n_components
+            ),
+        ));
+    }
+    let mut w = None;
+    let mut h = None;
+    let mut w0 = None;
+    let mut h0 = None;
+    let mut weights = None;
+    let mut a = None;
+    let mut b = None;
+    for f in &json.files {
+        if f.name.contains(['/', '\\']) || f.name.starts_with('.') {
             return Err(corrupt(
                 &json_path,
-                format!(
-                    "shape says k = {} but the parameters say n_components = {}",
-                    s.n_components, json.params.n_components
-                ),
+                format!("file name {:?} leaves the folder", f.name),
             ));
         }
-        let mut w = None;
-        let mut h = None;
-        let mut w0 = None;
-        let mut h0 = None;
-        let mut weights = None;
-        for f in &json.files {
-            if f.name.contains(['/', '\\']) || f.name.starts_with('.') {
-                return Err(corrupt(
-                    &json_path,
-                    format!("file name {:?} leaves the folder", f.name),
-                ));
-            }
-            let path = dir.join(&f.name);
-            let bytes = fs::read(&path).map_err(|source| IoError::Os {
-                path: path.clone(),
-                source,
-            })?;
-            let sum = sha256_hex(&bytes);
-            if sum != f.sha256 {
-                return Err(corrupt(
-                    &path,
-                    format!("SHA-256 {sum} differs from {} in model.json", f.sha256),
-                ));
-            }
-            let (rows, cols) = match f.role.as_str() {
-                "W" | "W0" => (s.n_samples, s.n_components),
-                "H" | "H0" => (s.n_components, s.n_features),
-                "weights" => (s.n_samples, s.n_features),
-                other => return Err(corrupt(&json_path, format!("unknown file role {other:?}"))),
-            };
-            let shape_err = |got: (usize, usize)| {
-                corrupt(
-                    &path,
-                    format!(
-                        "{} is {}x{}, model.json says {rows}x{cols}",
-                        f.role, got.0, got.1
-                    ),
-                )
-            };
-            if f.role == "weights" && f.name.ends_with(".npz") {
-                let m = io::read_sparse_bytes::<T>(&bytes, &path)?;
-                if m.shape() != (rows, cols) {
-                    return Err(shape_err(m.shape()));
-                }
-                weights = Some(Weights::Sparse(m));
-                continue;
-            }
-            let m: Mat<T> = io::read_npy_bytes(&bytes, &path)?;
+        let path = dir.join(&f.name);
+        let bytes = fs::read(&path).map_err(|source| IoError::Os {
+            path: path.clone(),
+            source,
+        })?;
+        let sum = sha256_hex(&bytes);
+        if sum != f.sha256 {
+            return Err(corrupt(
+                &path,
+                format!("SHA-256 {sum} differs from {} in model.json", f.sha256),
+            ));
+        }
+        let (rows, cols) = match f.role.as_str() {
+            "W" | "W0" => (s.n_samples, s.n_components),
+            "H" | "H0" | "A" | "B" => (s.n_components, s.n_features),
+            "weights" => (s.n_samples, s.n_features),
+            other => return Err(corrupt(&json_path, format!("unknown file role {other:?}"))),
+        };
+        let shape_err = |got: (usize, usize)| {
+            corrupt(
+                &path,
+                format!(
+                    "{} is {}x{}, model.json says {rows}x{cols}",
+                    f.role, got.0, got.1
+                ),
+            )
+        };
+        if f.role == "weights" && f.name.ends_with(".npz") {
+            let m = io::read_sparse_bytes::<T>(&bytes, &path)?;
             if m.shape() != (rows, cols) {
                 return Err(shape_err(m.shape()));
             }
-            let slot = match f.role.as_str() {
-                "W" => &mut w,
-                "H" => &mut h,
-                "W0" => &mut w0,
-                "H0" => &mut h0,
-                _ => {
-                    weights = Some(Weights::Dense(m));
-                    continue;
-                }
-            };
-            if slot.replace(m).is_some() {
-                return Err(corrupt(&json_path, format!("{} is listed twice", f.role)));
-            }
+            weights = Some(Weights::Sparse(m));
+            continue;
         }
-        let (Some(w), Some(h)) = (w, h) else {
-            return Err(corrupt(&json_path, "W.npy or H.npy is not listed".into()));
-        };
-        let custom = match (w0, h0) {
-            (Some(a), Some(b)) => Some((a, b)),
-            (None, None) => None,
+        let m: Mat<T> = io::read_npy_bytes(&bytes, &path)?;
+        if m.shape() != (rows, cols) {
+            return Err(shape_err(m.shape()));
+        }
+        let slot = match f.role.as_str() {
+            "W" => &mut w,
+            "H" => &mut h,
+            "W0" => &mut w0,
+            "H0" => &mut h0,
+            "A" => &mut a,
+            "B" => &mut b,
             _ => {
-                return Err(corrupt(
-                    &json_path,
-                    "W0 without H0 (or H0 without W0)".into(),
-                ));
+                weights = Some(Weights::Dense(m));
+                continue;
             }
         };
-        let params_err = |source| ModelFileError::Params {
-            path: json_path.clone(),
-            source,
-        };
-        let config = json.params.to_config(custom, weights).map_err(params_err)?;
-        NmfModel::from_parts(w, h, json.report, config).map_err(params_err)
+        if slot.replace(m).is_some() {
+            return Err(corrupt(&json_path, format!("{} is listed twice", f.role)));
+        }
     }
+    let (Some(w), Some(h)) = (w, h) else {
+        return Err(corrupt(&json_path, "W.npy or H.npy is not listed".into()));
+    };
+    let custom = match (w0, h0) {
+        (Some(a), Some(b)) => Some((a, b)),
+        (None, None) => None,
+        _ => {
+            return Err(corrupt(
+                &json_path,
+                "W0 without H0 (or H0 without W0)".into(),
+            ));
+        }
+    };
+    let params_err = |source| ModelFileError::Params {
+        path: json_path.clone(),
+        source,
+    };
+    let online = match (json.online, a, b) {
+        (None, None, None) => None,
+        (Some(r), Some(a), Some(b)) => Some(OnlineState {
+            h: h.clone(),
+            a,
+            b,
+            rho: r.rho,
+            n_steps: r.n_steps,
+        }),
+        _ => {
+            return Err(corrupt(
+                &json_path,
+                "an online state needs its record and both A.npy and B.npy".into(),
+            ));
+        }
+    };
+    let config = json.params.to_config(custom, weights).map_err(params_err)?;
+    let model = NmfModel::from_parts(w, h, json.report, config).map_err(params_err)?;
+    Ok((model, online))
 }
 
 /// Reads and checks `model.json` of a folder (format name and version) without loading the

@@ -527,6 +527,30 @@ fn partial_fit_resumes_from_a_saved_state_and_refuses_bad_chunks() {
     }
     assert_eq!(resumed.state(), straight.state());
 
+    // Through a model folder: saved after two chunks, loaded, two more chunks, same bits.
+    use nmf::model_file::{ModelFileError, ModelFiles};
+    let dir = scratch("online");
+    first.save(&dir).unwrap();
+    let json = nmf::model_file::read_model_json(&dir).unwrap();
+    assert_eq!(json.format_version, 2);
+    assert_eq!(json.online.map(|o| o.n_steps), Some(2));
+    let mut loaded = nmf::OnlineNmf::<f64>::load(&dir).unwrap();
+    for start in (20..40).step_by(10) {
+        loaded.partial_fit(x.as_ref().subrows(start, 10)).unwrap();
+    }
+    assert_eq!(loaded.state(), straight.state());
+    // The same folder is a plain model too; a plain model folder is no online state, and a
+    // fitter that learned nothing has nothing to save.
+    let plain = NmfModel::<f64>::load(&dir).unwrap();
+    assert_eq!(plain.h(), first.state().unwrap().h);
+    plain.save(&dir).unwrap();
+    assert!(matches!(
+        nmf::OnlineNmf::<f64>::load(&dir),
+        Err(ModelFileError::NotAModel { .. })
+    ));
+    assert!(config.online().unwrap().save(&dir).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+
     // A bad chunk is an error and changes nothing.
     let before = resumed.state().unwrap().clone();
     let mut neg = x.as_ref().subrows(0, 10).to_owned();
