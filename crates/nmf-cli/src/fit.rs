@@ -132,13 +132,42 @@ fn params<T: NpyFloat>(a: &FitArgs) -> Result<NmfParams<T>> {
     Ok(p)
 }
 
+/// The data of `nmf fit`: loaded, or (`--stream`) a `.npy` file read batch by batch.
+enum Input<T: NpyFloat> {
+    Loaded(Matrix<T>),
+    Streamed(io::NpyRows<T>),
+}
+
 fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
     let t0 = Instant::now();
     // Parameters first: a typo in a flag should not wait for a large file to load.
     let config = params::<T>(a)?.check()?;
-    let x = data::read::<T>(&a.data)?;
+    let mut input =
+        if a.stream {
+            if a.solver != SolverKind::MiniBatch {
+                bail!("--stream reads the data batch by batch, which only --solver minibatch does");
+            }
+            Input::Streamed(io::NpyRows::<T>::open(&a.data).with_context(|| {
+                format!("--stream reads a .npy file by rows: {}", a.data.display())
+            })?)
+        } else {
+            Input::Loaded(data::read::<T>(&a.data)?)
+        };
     let read_seconds = t0.elapsed().as_secs_f64();
-    let (n, m) = x.shape();
+    let (n, m, sparse, stored) = match &input {
+        Input::Loaded(x) => {
+            let (n, m) = x.shape();
+            let stored = match x {
+                Matrix::Sparse(s) => s.nnz(),
+                Matrix::Dense(_) => n * m,
+            };
+            (n, m, x.is_sparse(), stored)
+        }
+        Input::Streamed(src) => {
+            let (n, m) = nmf::RowSource::shape(src);
+            (n, m, false, n * m)
+        }
+    };
     if let Init::Custom { w, h } = config.init() {
         for (flag, got, want) in [("--w0", w.shape(), (n, a.k)), ("--h0", h.shape(), (a.k, m))] {
             if got != want {
@@ -154,7 +183,10 @@ fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
     }
     let mut progress = FitProgress::new(out, a.max_iter);
     let t1 = Instant::now();
-    let fitted = config.fit_with(x.data(), &mut |i| progress.observe(i));
+    let fitted = match &mut input {
+        Input::Loaded(x) => config.fit_with(x.data(), &mut |i| progress.observe(i)),
+        Input::Streamed(src) => config.fit_source_with(src, &mut |i| progress.observe(i)),
+    };
     progress.finish();
     let model = fitted?;
     let fit_seconds = t1.elapsed().as_secs_f64();
@@ -169,8 +201,9 @@ fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
         "sha256": model_file::file_sha256(&a.data)?,
         "n_samples": n,
         "n_features": m,
-        "sparse": x.is_sparse(),
-        "stored": match &x { Matrix::Sparse(s) => s.nnz(), Matrix::Dense(_) => n * m },
+        "sparse": sparse,
+        "stored": stored,
+        "streamed": a.stream,
         "dtype": T::NAME,
     });
     let extra = json!({
@@ -189,7 +222,7 @@ fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
         n,
         m,
         T::NAME,
-        if x.is_sparse() { ", sparse" } else { "" },
+        if sparse { ", sparse" } else if a.stream { ", streamed" } else { "" },
         a.k,
         r.solver,
         r.loss,
@@ -255,6 +288,31 @@ pub fn transform(a: &TransformArgs, out: Output) -> Result<()> {
 
 fn transform_as<T: NpyFloat>(a: &TransformArgs, out: Output) -> Result<()> {
     let model = NmfModel::<T>::load(&a.model)?;
+    if a.stream {
+        let t = Instant::now();
+        let mut src = io::NpyRows::<T>::open(&a.data)
+            .with_context(|| format!("--stream reads a .npy file by rows: {}", a.data.display()))?;
+        let (n, _) = nmf::RowSource::shape(&src);
+        let k = model.h().nrows();
+        let mut w_out = io::NpyRowWriter::<T>::create(&a.out, n, k)?;
+        let d = model.transform_source(&mut src, &mut |_, w| Ok(w_out.write_rows(w)?))?;
+        w_out.finish()?;
+        let seconds = t.elapsed().as_secs_f64();
+        out.say(&format!(
+            "W of {n} rows x {k} components, streamed, in {seconds:.2} s; wrote {}",
+            a.out.display()
+        ));
+        out.result(&json!({
+            "ok": true,
+            "command": "transform",
+            "out": a.out.display().to_string(),
+            "shape": [n, k],
+            "dtype": T::NAME,
+            "seconds": seconds,
+            "divergence": d,
+        }));
+        return Ok(());
+    }
     let x = data::read::<T>(&a.data)?;
     let t = Instant::now();
     let w = match &a.weights {

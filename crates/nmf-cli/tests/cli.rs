@@ -167,6 +167,77 @@ fn fit_then_transform_in_two_processes_equals_the_library() {
 }
 
 #[test]
+fn streamed_fit_and_transform_equal_the_library_row_source_calls() {
+    let dir = temp_dir("stream");
+    let x = data(40, 12, 2);
+    let (xp, out, wp) = (dir.join("x.npy"), dir.join("model"), dir.join("w.npy"));
+    nmf::io::write_npy(&xp, x.as_ref()).unwrap();
+    let common = [
+        "-k",
+        "3",
+        "--solver",
+        "minibatch",
+        "--init",
+        "random",
+        "--seed",
+        "2",
+    ];
+    let mut args = vec![
+        "fit",
+        s(&xp),
+        "--stream",
+        "--batch-size",
+        "9",
+        "--max-iter",
+        "8",
+    ];
+    args.extend(common);
+    args.extend(["--threads", "1", "-q", "-o", s(&out)]);
+    assert_ok(&run(&args));
+    let config = Nmf::params::<f64>(3)
+        .solver(SolverKind::MiniBatch)
+        .init(Init::Random)
+        .seed(2)
+        .batch_size(9)
+        .max_iter(8)
+        .par(Par::Seq)
+        .check()
+        .unwrap();
+    let lib = config.fit_source(&mut nmf::InMemoryRows::new(&x)).unwrap();
+    let h: Mat<f64> = nmf::io::read_npy(out.join("H.npy")).unwrap();
+    let w: Mat<f64> = nmf::io::read_npy(out.join("W.npy")).unwrap();
+    assert_eq!(h, lib.h().to_owned(), "streamed fit: H");
+    assert_eq!(w, lib.w().to_owned(), "streamed fit: W");
+    let json = nmf::model_file::read_model_json(&out).unwrap();
+    assert_eq!(json.extra["data"]["streamed"], true);
+
+    assert_ok(&run(&[
+        "transform",
+        "--model",
+        s(&out),
+        s(&xp),
+        "--stream",
+        "-o",
+        s(&wp),
+        "-q",
+    ]));
+    let got: Mat<f64> = nmf::io::read_npy(&wp).unwrap();
+    let mut want = Mat::<f64>::zeros(40, 3);
+    lib.transform_source(&mut nmf::InMemoryRows::new(&x), &mut |r, b| {
+        want.as_mut().subrows_mut(r.start, r.len()).copy_from(b);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(got, want, "streamed transform");
+
+    // Streaming is the minibatch solver's, and reads .npy only.
+    let o = run(&["fit", s(&xp), "-k", "3", "--stream", "-q", "-o", s(&out)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("minibatch"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn float32_data_stays_float32_and_custom_init_is_used() {
     let dir = temp_dir("f32");
     let x = Mat::<f32>::from_fn(20, 8, |i, j| data(20, 8, 1)[(i, j)] as f32);
