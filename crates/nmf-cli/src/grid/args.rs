@@ -19,9 +19,12 @@ pub struct Args {
     /// The data (`--dataset`, `--data-home`, `--vocab`).
     #[command(flatten)]
     pub data: DatasetArgs,
-    /// Solvers, comma-separated: cd, mu, pg.
+    /// Solvers, comma-separated: cd, mu, pg, opnmf, minibatch.
     #[arg(long, value_delimiter = ',', default_value = "cd,mu")]
     pub solver: Vec<SolverKind>,
+    /// Rows per batch of the minibatch rows (scikit-learn's default, 1024; capped at the data's rows).
+    #[arg(long, default_value_t = 1024)]
+    pub batch_size: usize,
     /// Number of components (default: 17 for swimmer, 50 otherwise).
     #[arg(short = 'k', long)]
     pub components: Option<usize>,

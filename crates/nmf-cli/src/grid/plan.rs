@@ -52,6 +52,7 @@ impl Point {
             .tol(a.tol)
             .seed(a.seed)
             .trace_every(0)
+            .batch_size(a.batch_size)
             .par(Par::Seq);
         match self.target {
             Some(t) => params.h_sparseness(t),
