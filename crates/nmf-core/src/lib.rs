@@ -44,6 +44,7 @@ pub mod simd;
 pub mod sparse;
 mod sparse_ops;
 pub mod sparseness;
+pub mod vlog;
 
 pub use data::{Data, DataRef};
 pub use error::CoreError;

@@ -16,6 +16,7 @@ use crate::kernels;
 use crate::partition;
 use crate::regularization::Penalties;
 use crate::scalar::{Float, SKLEARN_EPS};
+use crate::vlog;
 
 /// Which beta-divergence to minimise.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -186,6 +187,96 @@ impl<T: Float> LossScratch<T> {
     }
 }
 
+/// What [`fold_entries`] folds: entry by entry, or a whole column of a dense X at once (with
+/// the matching column of `WH`), which a fold may do in vector lanes.
+trait Fold<T: Float>: Sync {
+    fn entry(&self, acc: &mut [f64; 3], x: f64, y: f64);
+    /// Defaults to the entries in order, so a fold without its own column form gives the
+    /// same bits either way.
+    fn column(&self, acc: &mut [f64; 3], x: &[T], y: &[T]) {
+        for (a, b) in x.iter().zip(y) {
+            self.entry(acc, a.to_f64(), b.to_f64());
+        }
+    }
+}
+
+/// A fold given by its entry closure alone.
+struct Entries<F>(F);
+
+impl<T: Float, F: Fn(&mut [f64; 3], f64, f64) + Sync> Fold<T> for Entries<F> {
+    fn entry(&self, acc: &mut [f64; 3], x: f64, y: f64) {
+        (self.0)(acc, x, y)
+    }
+}
+
+/// The logarithmic terms over the entries with `x > EPS`, with `d = x / max(y, EPS)`:
+/// `Σ x·ln d` and `Σ x` (KL), or `Σ (d − ln d)` (IS). Columns go through [`ratio_log_column`].
+#[derive(Clone, Copy)]
+struct RatioLog {
+    itakura_saito: bool,
+}
+
+impl RatioLog {
+    #[inline(always)]
+    fn term(self, acc: &mut [f64; 3], xv: f64, yv: f64) {
+        if xv > SKLEARN_EPS {
+            let d = xv / yv.max(SKLEARN_EPS);
+            if self.itakura_saito {
+                acc[0] += d - vlog::ln(d);
+            } else {
+                acc[0] += xv * vlog::ln(d);
+                acc[1] += xv;
+            }
+        }
+    }
+}
+
+impl<T: Float> Fold<T> for RatioLog {
+    fn entry(&self, acc: &mut [f64; 3], x: f64, y: f64) {
+        self.term(acc, x, y);
+    }
+    fn column(&self, acc: &mut [f64; 3], x: &[T], y: &[T]) {
+        ratio_log_column(acc, x, y, self.itakura_saito);
+    }
+}
+
+crate::multiversion! {
+    /// [`RatioLog`] over one column in [`vlog::LANES`] lanes (each summed in order, the lanes
+    /// then added in a fixed tree), the tail entry by entry: the logarithms vectorise.
+    fn ratio_log_column<T: Float>(acc: &mut [f64; 3], x: &[T], y: &[T], is: bool) {
+        const L: usize = vlog::LANES;
+        let eps = SKLEARN_EPS;
+        let n = x.len().min(y.len());
+        let full = n - n % L;
+        let (mut a0, mut a1) = ([0.0f64; L], [0.0f64; L]);
+        for (xc, yc) in x[..full].chunks_exact(L).zip(y[..full].chunks_exact(L)) {
+            let (mut xv, mut d) = ([0.0f64; L], [0.0f64; L]);
+            for l in 0..L {
+                xv[l] = xc[l].to_f64();
+                d[l] = xv[l] / yc[l].to_f64().max(eps);
+            }
+            let ld = vlog::ln_lanes(&d);
+            for l in 0..L {
+                let on = xv[l] > eps;
+                // Selects, not products with a mask: an off lane may hold ±∞ or NaN.
+                if is {
+                    a0[l] += if on { d[l] - ld[l] } else { 0.0 };
+                } else {
+                    a0[l] += if on { xv[l] * ld[l] } else { 0.0 };
+                    a1[l] += if on { xv[l] } else { 0.0 };
+                }
+            }
+        }
+        let tree = |a: [f64; L]| ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        acc[0] += tree(a0);
+        acc[1] += tree(a1);
+        let f = RatioLog { itakura_saito: is };
+        for (a, b) in x[full..n].iter().zip(&y[full..n]) {
+            f.term(acc, a.to_f64(), b.to_f64());
+        }
+    }
+}
+
 /// Folds `f(acc, x_ij, (WH)_ij)` over every entry, forming `WH` one block of columns at a time.
 ///
 /// The blocks are fixed by the shape ([`partition::fold_width`]), each is folded from zero by
@@ -197,7 +288,7 @@ fn fold_entries<T: Float>(
     w: MatRef<'_, T>,
     h: MatRef<'_, T>,
     par: Par,
-    f: impl Fn(&mut [f64; 3], f64, f64) + Sync,
+    f: &impl Fold<T>,
 ) -> [f64; 3] {
     let (n, m) = x.shape();
     ws.fit_to(&x, w.ncols(), par);
@@ -222,11 +313,25 @@ fn fold_entries<T: Float>(
             *acc = [0.0; 3];
             for jj in 0..cb {
                 match x {
-                    DataRef::Dense(x) => {
-                        for i in 0..n {
-                            f(acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+                    DataRef::Dense(x) => match x.col(j0 + jj).try_as_col_major() {
+                        // The tile is column-major and contiguous: both columns are slices.
+                        Some(xc) => {
+                            let yc = blk.rb().col(jj).try_as_col_major().map(|c| c.as_slice());
+                            match yc {
+                                Some(yc) => f.column(acc, xc.as_slice(), yc),
+                                None => {
+                                    for i in 0..n {
+                                        f.entry(acc, xc[i].to_f64(), blk[(i, jj)].to_f64());
+                                    }
+                                }
+                            }
                         }
-                    }
+                        None => {
+                            for i in 0..n {
+                                f.entry(acc, x[(i, j0 + jj)].to_f64(), blk[(i, jj)].to_f64());
+                            }
+                        }
+                    },
                     // Implicit zeros are passed as the zeros they are, in the same order as
                     // for the dense matrix, so both give the same bits.
                     DataRef::Sparse(x) => {
@@ -240,7 +345,7 @@ fn fold_entries<T: Float>(
                                 }
                                 _ => 0.0,
                             };
-                            f(acc, xv, blk[(i, jj)].to_f64());
+                            f.entry(acc, xv, blk[(i, jj)].to_f64());
                         }
                     }
                 }
@@ -354,10 +459,17 @@ fn frobenius_direct_with<T: Float>(
     h: MatRef<'_, T>,
     par: Par,
 ) -> f64 {
-    let [sq, _, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
-        let r = xv - yv;
-        acc[0] += r * r;
-    });
+    let [sq, _, _] = fold_entries(
+        ws,
+        x,
+        w,
+        h,
+        par,
+        &Entries(|acc: &mut [f64; 3], xv: f64, yv: f64| {
+            let r = xv - yv;
+            acc[0] += r * r;
+        }),
+    );
     0.5 * sq
 }
 
@@ -375,16 +487,15 @@ fn beta_divergence_direct<T: Float>(
     }
     if beta == 1.0 {
         // Σ_Ω x log(x/WH) + Σ_all WH − Σ_Ω x, with Σ_all WH = colsum(W)·rowsum(H).
-        let kl = |acc: &mut [f64; 3], xv: f64, yv: f64| {
-            if xv > eps {
-                acc[0] += xv * (xv / yv.max(eps)).ln();
-                acc[1] += xv;
-            }
+        let kl = RatioLog {
+            itakura_saito: false,
         };
         let [xlog, xs, _] = match x {
             // Only stored entries have x > EPS: WH is needed there alone (O(z·k)).
-            DataRef::Sparse(s) => s.fold_stored(w, h, par, &kl),
-            _ => fold_entries(ws, x, w, h, par, kl),
+            DataRef::Sparse(s) => s.fold_stored(w, h, par, &|acc: &mut [f64; 3], xv, yv| {
+                kl.term(acc, xv, yv)
+            }),
+            _ => fold_entries(ws, x, w, h, par, &kl),
         };
         let mut sum_wh = 0.0f64;
         for r in 0..w.ncols() {
@@ -393,21 +504,26 @@ fn beta_divergence_direct<T: Float>(
         return xlog + sum_wh - xs;
     }
     if beta == 0.0 {
-        let [acc, _, _] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
-            if xv > eps {
-                let d = xv / yv.max(eps);
-                acc[0] += d - d.ln();
-            }
-        });
+        let is = RatioLog {
+            itakura_saito: true,
+        };
+        let [acc, _, _] = fold_entries(ws, x, w, h, par, &is);
         return acc - (x.nrows() as f64) * (x.ncols() as f64);
     }
-    let [xb, xy, yb] = fold_entries(ws, x, w, h, par, |acc, xv, yv| {
-        if xv > eps {
-            acc[0] += xv.powf(beta);
-            acc[1] += xv * yv.max(eps).powf(beta - 1.0);
-        }
-        acc[2] += yv.powf(beta);
-    });
+    let [xb, xy, yb] = fold_entries(
+        ws,
+        x,
+        w,
+        h,
+        par,
+        &Entries(|acc: &mut [f64; 3], xv: f64, yv: f64| {
+            if xv > eps {
+                acc[0] += xv.powf(beta);
+                acc[1] += xv * yv.max(eps).powf(beta - 1.0);
+            }
+            acc[2] += yv.powf(beta);
+        }),
+    );
     (xb - beta * xy + (beta - 1.0) * yb) / (beta * (beta - 1.0))
 }
 
