@@ -16,14 +16,25 @@
 /// Lanes per call of [`ln_lanes`]: a multiple of every vector width we compile for.
 pub const LANES: usize = 8;
 
+// The constants keep the digits they are published with (fdlibm's e_log.c, Tang 1990); clippy
+// would shorten them to the same doubles.
+#[allow(clippy::excessive_precision)]
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+#[allow(clippy::excessive_precision)]
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+#[allow(clippy::excessive_precision)]
 const LG1: f64 = 6.666_666_666_666_735_130e-1;
+#[allow(clippy::excessive_precision)]
 const LG2: f64 = 3.999_999_999_940_941_908e-1;
+#[allow(clippy::excessive_precision)]
 const LG3: f64 = 2.857_142_874_366_239_149e-1;
+#[allow(clippy::excessive_precision)]
 const LG4: f64 = 2.222_219_843_214_978_396e-1;
+#[allow(clippy::excessive_precision)]
 const LG5: f64 = 1.818_357_216_161_805_012e-1;
+#[allow(clippy::excessive_precision)]
 const LG6: f64 = 1.531_383_769_920_937_332e-1;
+#[allow(clippy::excessive_precision)]
 const LG7: f64 = 1.479_819_860_511_658_591e-1;
 
 /// `ln v` for a positive normal finite `v` (garbage otherwise: callers check).
