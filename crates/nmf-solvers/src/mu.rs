@@ -385,24 +385,77 @@ pub(crate) fn update_h_online<T: Float>(
 /// factor `H^(1/γ)`, both statistics decay by ρ and take the batch's terms, and H is their
 /// ratio (to the power γ).
 fn apply_online<T: Float>(
-    mut h: MatMut<'_, T>,
+    h: MatMut<'_, T>,
     num: MatRef<'_, T>,
     den: Den<'_, T>,
     stats: OnlineStats<'_, T>,
     p: FactorPenalty<T>,
     gamma: f64,
 ) {
-    let OnlineStats { mut a, mut b, rho } = stats;
+    let OnlineStats { a, b, rho } = stats;
+    let (dm, ds) = match den {
+        Den::Full(d) => (Some(d), &[][..]),
+        Den::Broadcast(s) => (None, s),
+    };
+    online_columns(h, a, b, num, dm, ds, p, rho, gamma);
+}
+
+nmf_core::multiversion! {
+/// [`apply_online`] column by column; over contiguous slices with γ = 1 (Frobenius, KL) the
+/// loop is plain arithmetic and selects, so it compiles to vector code. Same operations in the
+/// same order either way, so the same bits.
+#[allow(clippy::too_many_arguments)]
+fn online_columns<T: Float>(
+    h: MatMut<'_, T>,
+    a: MatMut<'_, T>,
+    b: MatMut<'_, T>,
+    num: MatRef<'_, T>,
+    den_full: Option<MatRef<'_, T>>,
+    den_rows: &[T],
+    p: FactorPenalty<T>,
+    rho: T,
+    gamma: f64,
+) {
+    let (mut h, mut a, mut b) = (h, a, b);
     let eps = T::from_f64(SKLEARN_EPS);
     let inv = 1.0 / gamma;
+    let (l1, l2) = (p.l1, p.l2);
+    let k = h.nrows();
     for j in 0..h.ncols() {
-        for t in 0..h.nrows() {
+        let dcol = den_full.map(|d| d.col(j));
+        let fast = gamma == 1.0;
+        let slices = (
+            h.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut()),
+            a.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut()),
+            b.rb_mut().col_mut(j).try_as_col_major_mut().map(|c| c.as_slice_mut()),
+            num.col(j).try_as_col_major().map(|c| c.as_slice()),
+            match dcol {
+                Some(d) => d.try_as_col_major().map(|c| c.as_slice()),
+                None => Some(den_rows),
+            },
+        );
+        if let (true, (Some(hs), Some(as_), Some(bs), Some(ns), Some(ds))) = (fast, slices) {
+            for t in 0..k {
+                let v = hs[t];
+                let mut d = ds[t] + l1 + l2 * v;
+                if d == T::ZERO {
+                    d = eps;
+                }
+                let at = rho * as_[t] + ns[t] * v;
+                let bt = rho * bs[t] + d;
+                as_[t] = at;
+                bs[t] = bt;
+                hs[t] = at / bt;
+            }
+            continue;
+        }
+        for t in 0..k {
             let v = h[(t, j)];
-            let d0 = match den {
-                Den::Full(d) => d[(t, j)],
-                Den::Broadcast(s) => s[t],
+            let d0 = match dcol {
+                Some(d) => d[t],
+                None => den_rows[t],
             };
-            let mut d = d0 + p.l1 + p.l2 * v;
+            let mut d = d0 + l1 + l2 * v;
             if d == T::ZERO {
                 d = eps;
             }
@@ -415,6 +468,7 @@ fn apply_online<T: Float>(
             h[(t, j)] = if gamma == 1.0 { r } else { np_pow(r, gamma) };
         }
     }
+}
 }
 
 /// Sets entries below float64 epsilon to zero (scikit-learn's stability clipping).
