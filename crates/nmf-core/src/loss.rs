@@ -404,36 +404,80 @@ pub fn beta_divergence_with<T: Float>(
     ws.fit_to(&x, w.ncols(), par);
     let beta = loss.beta();
     if beta == 2.0 {
-        kernels::gram_cols_into(ws.wtw.as_mut(), w, par)?;
-        kernels::gram_rows_into(ws.hht.as_mut(), h, par)?;
-        let xx = x.squared_norm();
-        let d = match x {
-            // ⟨X, WH⟩ from the stored entries: O(z·k) and no n x k product.
-            DataRef::Sparse(s) => {
-                let [cross, _, _] =
-                    s.fold_stored(w, h, par, &|acc: &mut [f64; 3], xv, yv| acc[0] += xv * yv);
-                let quad = kernels::frobenius_inner(ws.wtw.as_ref(), ws.hht.as_ref())?;
-                (0.5 * (xx - 2.0 * cross + quad)).max(0.0)
-            }
-            _ => {
-                x.mul_into(ws.xht.as_mut(), h.transpose(), par)?;
-                kernels::frobenius_from_grams(
-                    xx,
-                    ws.xht.as_ref(),
-                    w,
-                    ws.wtw.as_ref(),
-                    ws.hht.as_ref(),
-                )?
-            }
-        };
-        // The Gram identity is used unless cancellation dominates, or the products overflowed
-        // the data's precision (then the blockwise sum in f64 may still be finite).
-        if d.is_finite() && d > 1e3 * T::EPSILON.to_f64() * 0.5 * xx {
-            return Ok(d);
-        }
-        return Ok(frobenius_direct_with(ws, x, w, h, par));
+        return frobenius_with(ws, x, w, h, None, par);
     }
     Ok(beta_divergence_direct(ws, x, w, h, beta, par))
+}
+
+/// `½‖X − WH‖²_F` as [`beta_divergence_with`] computes it, for a dense X whose product `X·Hᵀ`
+/// the caller already holds (a solver that just used it for its W step): the same bits,
+/// without forming that product again.
+///
+/// # Errors
+/// Shape mismatch between `X`, `W`, `H` and `xht`.
+pub fn frobenius_with_xht<T: Float>(
+    ws: &mut LossScratch<T>,
+    x: MatRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    xht: MatRef<'_, T>,
+    par: Par,
+) -> Result<f64, CoreError> {
+    let x = DataRef::from(x);
+    check_factors(&x, w, h)?;
+    for (dim, expected, got) in [
+        ("rows", x.nrows(), xht.nrows()),
+        ("columns", w.ncols(), xht.ncols()),
+    ] {
+        if got != expected {
+            return Err(CoreError::ShapeMismatch {
+                what: "X·Hᵀ",
+                dim,
+                expected,
+                got,
+            });
+        }
+    }
+    ws.fit_to(&x, w.ncols(), par);
+    frobenius_with(ws, x, w, h, Some(xht), par)
+}
+
+fn frobenius_with<T: Float>(
+    ws: &mut LossScratch<T>,
+    x: DataRef<'_, T>,
+    w: MatRef<'_, T>,
+    h: MatRef<'_, T>,
+    xht: Option<MatRef<'_, T>>,
+    par: Par,
+) -> Result<f64, CoreError> {
+    kernels::gram_cols_into(ws.wtw.as_mut(), w, par)?;
+    kernels::gram_rows_into(ws.hht.as_mut(), h, par)?;
+    let xx = x.squared_norm();
+    let d = match x {
+        // ⟨X, WH⟩ from the stored entries: O(z·k) and no n x k product.
+        DataRef::Sparse(s) => {
+            let [cross, _, _] =
+                s.fold_stored(w, h, par, &|acc: &mut [f64; 3], xv, yv| acc[0] += xv * yv);
+            let quad = kernels::frobenius_inner(ws.wtw.as_ref(), ws.hht.as_ref())?;
+            (0.5 * (xx - 2.0 * cross + quad)).max(0.0)
+        }
+        _ => {
+            let xht = match xht {
+                Some(p) => p,
+                None => {
+                    x.mul_into(ws.xht.as_mut(), h.transpose(), par)?;
+                    ws.xht.as_ref()
+                }
+            };
+            kernels::frobenius_from_grams(xx, xht, w, ws.wtw.as_ref(), ws.hht.as_ref())?
+        }
+    };
+    // The Gram identity is used unless cancellation dominates, or the products overflowed
+    // the data's precision (then the blockwise sum in f64 may still be finite).
+    if d.is_finite() && d > 1e3 * T::EPSILON.to_f64() * 0.5 * xx {
+        return Ok(d);
+    }
+    Ok(frobenius_direct_with(ws, x, w, h, par))
 }
 
 /// `½‖X − WH‖²_F` evaluated entry by entry (blockwise), for when the Gram identity cancels.

@@ -193,16 +193,24 @@ pub(crate) fn rel_change<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
 
 /// The batch cost scikit-learn monitors: `[D_β(X_b | W_b H) + l1_W ΣW_b + l1_H ΣH +
 /// l2_W ‖W_b‖² + l2_H ‖H‖²] / rows` (its L2 terms carry no ½).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn batch_cost<T: Float>(
     ls: &mut LossScratch<T>,
     xb: DataRef<'_, T>,
     wb: MatRef<'_, T>,
     h: MatRef<'_, T>,
+    xht: Option<MatRef<'_, T>>,
     pb_loss: nmf_core::Loss,
     pen: &Penalties,
     par: faer::Par,
 ) -> Result<f64, NmfError> {
-    let d = loss::beta_divergence_with(ls, xb, wb, h, pb_loss, par)?;
+    let d = match (xht, xb.as_dense()) {
+        // Frobenius on a dense batch: the W step's X_b·Hᵀ (H has not moved since), same bits.
+        (Some(p), Some(x)) if pb_loss.beta() == 2.0 => {
+            loss::frobenius_with_xht(ls, x, wb, h, p, par)?
+        }
+        _ => loss::beta_divergence_with(ls, xb, wb, h, pb_loss, par)?,
+    };
     let (s1w, s2w) = sums(wb);
     let (s1h, s2h) = sums(h);
     let cost = d + pen.l1_w * s1w + pen.l1_h * s1h + pen.l2_w * s2w + pen.l2_h * s2h;
@@ -393,6 +401,7 @@ impl<T: Float> Engine<T> {
                 xb,
                 wb.rb(),
                 self.h.as_ref(),
+                Some(lane.ws.xht()),
                 c.loss,
                 &lane.pen,
                 c.par,

@@ -114,6 +114,12 @@ impl<T: Float> Workspace<T> {
         self.hht_current = false;
     }
 
+    /// `X·Hᵀ` as the last β = 2 W step formed it (at the H it was given): what a Frobenius
+    /// cost at the new W needs, so it need not be formed twice.
+    pub(crate) fn xht(&self) -> MatRef<'_, T> {
+        self.num_w.as_ref()
+    }
+
     /// Buffers for X n x m, k components and loss β on `par`'s threads.
     pub(crate) fn new(n: usize, m: usize, k: usize, beta: f64, sparse: bool, par: Par) -> Self {
         let threads = par.degree().max(1);
@@ -435,17 +441,20 @@ fn online_columns<T: Float>(
             },
         );
         if let (true, (Some(hs), Some(as_), Some(bs), Some(ns), Some(ds))) = (fast, slices) {
-            for t in 0..k {
-                let v = hs[t];
-                let mut d = ds[t] + l1 + l2 * v;
+            // Zipped, so the loop has no bounds checks and vectorises.
+            let stats = as_.iter_mut().zip(bs.iter_mut());
+            let terms = ns.iter().zip(&ds[..k]);
+            for ((hv, (av, bv)), (&nv, &dv)) in hs.iter_mut().zip(stats).zip(terms) {
+                let v = *hv;
+                let mut d = dv + l1 + l2 * v;
                 if d == T::ZERO {
                     d = eps;
                 }
-                let at = rho * as_[t] + ns[t] * v;
-                let bt = rho * bs[t] + d;
-                as_[t] = at;
-                bs[t] = bt;
-                hs[t] = at / bt;
+                let at = rho * *av + nv * v;
+                let bt = rho * *bv + d;
+                *av = at;
+                *bv = bt;
+                *hv = at / bt;
             }
             continue;
         }
