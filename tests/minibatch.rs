@@ -601,7 +601,7 @@ fn write_fortran_npy(path: &std::path::Path, x: &Mat<f64>) {
 
 #[test]
 fn a_fit_from_row_sources_equals_the_in_memory_fit() {
-    use nmf::io::NpyRows;
+    use nmf::io::{NpyRows, NpzRows};
     use nmf::{InMemoryRows, RowSource};
     let Some((x, s, w0, h0)) = g_problem() else {
         return;
@@ -610,6 +610,11 @@ fn a_fit_from_row_sources_equals_the_in_memory_fit() {
     let (c_file, f_file) = (dir.join("x_c.npy"), dir.join("x_f.npy"));
     nmf::io::write_npy(&c_file, x.as_ref()).unwrap();
     write_fortran_npy(&f_file, &x);
+    // The sparse matrix as a deflated CSR .npz (our writer, SciPy's layout) and the same
+    // members stored uncompressed (`save_npz(compressed=False)`).
+    let (z_file, stored_file) = (dir.join("x.npz"), dir.join("x_stored.npz"));
+    nmf::io::write_sparse(&z_file, &s).unwrap();
+    restore_uncompressed(&z_file, &stored_file);
     for case in cases() {
         let config = (case.params)(custom(&w0, &h0)).check().unwrap();
         let fresh = config.minibatch().fresh_restarts;
@@ -633,6 +638,16 @@ fn a_fit_from_row_sources_equals_the_in_memory_fit() {
             ),
             ("dense rows", Box::new(InMemoryRows::new(&x)), &dense),
             ("sparse rows", Box::new(InMemoryRows::new(&s)), &sparse),
+            (
+                "deflated npz",
+                Box::new(NpzRows::open(&z_file).unwrap()),
+                &sparse,
+            ),
+            (
+                "stored npz",
+                Box::new(NpzRows::open(&stored_file).unwrap()),
+                &sparse,
+            ),
         ];
         for (what, src, want) in &mut sources {
             let got = config.fit_source(src.as_mut()).unwrap();
@@ -660,5 +675,54 @@ fn a_fit_from_row_sources_equals_the_in_memory_fit() {
             close(&at, r.reconstruction_err, w.reconstruction_err, 1e-12);
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Copies the `.npz` archive `from` to `to` with every member stored, not deflated.
+fn restore_uncompressed(from: &std::path::Path, to: &std::path::Path) {
+    use std::io::{Read, Write};
+    let mut zin = zip::ZipArchive::new(std::fs::File::open(from).unwrap()).unwrap();
+    let mut zout = zip::ZipWriter::new(std::fs::File::create(to).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        zout.start_file(f.name().unwrap().to_string(), opts)
+            .unwrap();
+        zout.write_all(&bytes).unwrap();
+    }
+    zout.finish().unwrap();
+}
+
+#[test]
+fn npz_rows_read_the_rows_of_the_whole_file_in_any_order() {
+    use nmf::RowSource;
+    use nmf::io::NpzRows;
+    let Some((_, s, _, _)) = g_problem() else {
+        return;
+    };
+    let dir = scratch("npz");
+    let path = dir.join("x.npz");
+    nmf::io::write_sparse(&path, &s).unwrap();
+    let mut rows = NpzRows::<f64>::open(&path).unwrap();
+    assert_eq!(rows.shape(), s.shape());
+    assert_eq!(rows.nnz(), s.nnz());
+    // Forwards, skipping, then backwards (a new pass): each block is the matrix's rows.
+    for r in [0..7, 7..20, 33..60, 5..9, 59..60] {
+        let want = s.row_block(r.clone()).unwrap();
+        match rows.rows(r.clone()).unwrap() {
+            nmf::DataRef::Sparse(got) => assert_eq!(got.mat(), &want, "rows {r:?}"),
+            _ => panic!("rows {r:?}: a dense block from a sparse file"),
+        }
+    }
+    assert!(rows.rows(10..10).is_err() && rows.rows(50..61).is_err());
+    // float64 data does not read as f32 (it would round); a file that is no archive is an
+    // error, not a panic.
+    assert!(NpzRows::<f32>::open(&path).is_err());
+    let junk = dir.join("junk.npz");
+    std::fs::write(&junk, b"PK\x03\x04 not really").unwrap();
+    assert!(NpzRows::<f64>::open(&junk).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -44,9 +44,11 @@
 
 mod mtx;
 mod npz;
+mod npz_rows;
 mod rows;
 mod sparse;
 
+pub use npz_rows::NpzRows;
 pub use rows::{NpyRowWriter, NpyRows, transform_npy};
 pub use sparse::{SparseFormat, read_sparse, read_sparse_bytes, write_sparse, write_sparse_bytes};
 

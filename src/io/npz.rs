@@ -26,9 +26,9 @@ struct Archive<'a> {
 }
 
 /// A member's bytes and its name for messages (`file.npz/member.npy`).
-struct Member {
-    bytes: Vec<u8>,
-    path: PathBuf,
+pub(super) struct Member {
+    pub(super) bytes: Vec<u8>,
+    pub(super) path: PathBuf,
 }
 
 impl Member {
@@ -101,7 +101,7 @@ fn one_dim(p: &ParsedNpy<'_>, path: &Path) -> Result<(), IoError> {
 }
 
 /// An index array in its stored integer type (kept as is to avoid a widened copy).
-enum Ix {
+pub(super) enum Ix {
     I32(Vec<i32>),
     I64(Vec<i64>),
     U32(Vec<u32>),
@@ -133,7 +133,7 @@ impl Ix {
     }
 
     /// Index pointers as `usize`; a negative pointer is an error naming its position.
-    fn into_ptr(self, path: &Path) -> Result<Vec<usize>, IoError> {
+    pub(super) fn into_ptr(self, path: &Path) -> Result<Vec<usize>, IoError> {
         fn conv<I: SparseIndex>(v: Vec<I>, path: &Path) -> Result<Vec<usize>, IoError> {
             v.into_iter()
                 .enumerate()
@@ -172,7 +172,7 @@ fn npy_read_err(path: &Path) -> impl FnOnce(std::io::Error) -> IoError + '_ {
     }
 }
 
-fn read_index(m: &Member) -> Result<Ix, IoError> {
+pub(super) fn read_index(m: &Member) -> Result<Ix, IoError> {
     let p = m.parse()?;
     one_dim(&p, &m.path)?;
     let err = npy_read_err(&m.path);
@@ -250,7 +250,7 @@ fn read_values<T: Float>(m: &Member) -> Result<Vec<T>, IoError> {
 }
 
 /// `format.npy`: a 0-d byte string (`|S3`, what SciPy writes) or unicode string.
-fn read_format(m: &Member) -> Result<String, IoError> {
+pub(super) fn read_format(m: &Member) -> Result<String, IoError> {
     let p = m.parse()?;
     let bad = || sparse_err(&m.path, "must be a 0-d string such as b'csr'");
     if !p.shape.is_empty() {
@@ -287,7 +287,7 @@ fn read_format(m: &Member) -> Result<String, IoError> {
 }
 
 /// `shape.npy`: two nonnegative integers.
-fn read_shape(m: &Member) -> Result<(u64, u64), IoError> {
+pub(super) fn read_shape(m: &Member) -> Result<(u64, u64), IoError> {
     let ix = read_index(m)?;
     let v = ix.into_i64();
     match v[..] {

@@ -258,7 +258,7 @@ pub struct FitArgs {
     /// minibatch: stop after N batches without improvement of the smoothed cost ("none": never).
     #[arg(long, default_value = "10", value_parser = parse_optional_count)]
     pub max_no_improvement: OptionalCount,
-    /// minibatch on a .npy file: read DATA batch by batch on every pass instead of loading it
+    /// minibatch on a .npy or CSR .npz file: read DATA batch by batch on every pass instead of loading it
     /// (data larger than memory; --init random or custom).
     #[arg(long)]
     pub stream: bool,
@@ -278,7 +278,7 @@ pub struct TransformArgs {
     /// Weights of the new rows (DATA's shape): fit only where they are > 0.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Read DATA (.npy) block by block and write W as each block is solved, never holding
+    /// Read DATA (.npy or CSR .npz) block by block and write W as each block is solved, never holding
     /// either whole (data larger than memory).
     #[arg(long, conflicts_with = "weights")]
     pub stream: bool,

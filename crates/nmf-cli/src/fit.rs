@@ -135,24 +135,40 @@ fn params<T: NpyFloat>(a: &FitArgs) -> Result<NmfParams<T>> {
 /// The data of `nmf fit`: loaded, or (`--stream`) a `.npy` file read batch by batch.
 enum Input<T: NpyFloat> {
     Loaded(Matrix<T>),
-    Streamed(io::NpyRows<T>),
+    Streamed(Box<dyn nmf::RowSource<T>>),
+}
+
+/// DATA read by rows: a CSR `.npz` by row blocks, a `.npy` by rows.
+fn open_rows<T: NpyFloat>(path: &Path) -> Result<Box<dyn nmf::RowSource<T>>> {
+    let npz = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let what = || {
+        format!(
+            "--stream reads a .npy or CSR .npz file by rows: {}",
+            path.display()
+        )
+    };
+    Ok(if npz {
+        Box::new(io::NpzRows::<T>::open(path).with_context(what)?)
+    } else {
+        Box::new(io::NpyRows::<T>::open(path).with_context(what)?)
+    })
 }
 
 fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
     let t0 = Instant::now();
     // Parameters first: a typo in a flag should not wait for a large file to load.
     let config = params::<T>(a)?.check()?;
-    let mut input =
-        if a.stream {
-            if a.solver != SolverKind::MiniBatch {
-                bail!("--stream reads the data batch by batch, which only --solver minibatch does");
-            }
-            Input::Streamed(io::NpyRows::<T>::open(&a.data).with_context(|| {
-                format!("--stream reads a .npy file by rows: {}", a.data.display())
-            })?)
-        } else {
-            Input::Loaded(data::read::<T>(&a.data)?)
-        };
+    let mut input = if a.stream {
+        if a.solver != SolverKind::MiniBatch {
+            bail!("--stream reads the data batch by batch, which only --solver minibatch does");
+        }
+        Input::Streamed(open_rows::<T>(&a.data)?)
+    } else {
+        Input::Loaded(data::read::<T>(&a.data)?)
+    };
     let read_seconds = t0.elapsed().as_secs_f64();
     let (n, m, sparse, stored) = match &input {
         Input::Loaded(x) => {
@@ -164,8 +180,8 @@ fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
             (n, m, x.is_sparse(), stored)
         }
         Input::Streamed(src) => {
-            let (n, m) = nmf::RowSource::shape(src);
-            (n, m, false, n * m)
+            let (n, m) = src.shape();
+            (n, m, src.is_sparse(), n * m)
         }
     };
     if let Init::Custom { w, h } = config.init() {
@@ -185,7 +201,7 @@ fn fit_as<T: NpyFloat>(a: &FitArgs, out: Output) -> Result<()> {
     let t1 = Instant::now();
     let fitted = match &mut input {
         Input::Loaded(x) => config.fit_with(x.data(), &mut |i| progress.observe(i)),
-        Input::Streamed(src) => config.fit_source_with(src, &mut |i| progress.observe(i)),
+        Input::Streamed(src) => config.fit_source_with(src.as_mut(), &mut |i| progress.observe(i)),
     };
     progress.finish();
     let model = fitted?;
@@ -290,12 +306,11 @@ fn transform_as<T: NpyFloat>(a: &TransformArgs, out: Output) -> Result<()> {
     let model = NmfModel::<T>::load(&a.model)?;
     if a.stream {
         let t = Instant::now();
-        let mut src = io::NpyRows::<T>::open(&a.data)
-            .with_context(|| format!("--stream reads a .npy file by rows: {}", a.data.display()))?;
-        let (n, _) = nmf::RowSource::shape(&src);
+        let mut src = open_rows::<T>(&a.data)?;
+        let (n, _) = src.shape();
         let k = model.h().nrows();
         let mut w_out = io::NpyRowWriter::<T>::create(&a.out, n, k)?;
-        let d = model.transform_source(&mut src, &mut |_, w| Ok(w_out.write_rows(w)?))?;
+        let d = model.transform_source(src.as_mut(), &mut |_, w| Ok(w_out.write_rows(w)?))?;
         w_out.finish()?;
         let seconds = t.elapsed().as_secs_f64();
         out.say(&format!(

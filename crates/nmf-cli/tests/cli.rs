@@ -230,7 +230,27 @@ fn streamed_fit_and_transform_equal_the_library_row_source_calls() {
     .unwrap();
     assert_eq!(got, want, "streamed transform");
 
-    // Streaming is the minibatch solver's, and reads .npy only.
+    // A CSR .npz streams by row blocks: the library's fit from the same sparse rows.
+    let sx = nmf::SparseMat::from_dense(x.as_ref()).unwrap();
+    let zp = dir.join("x.npz");
+    nmf::io::write_sparse(&zp, &sx).unwrap();
+    let mut args = vec![
+        "fit",
+        s(&zp),
+        "--stream",
+        "--batch-size",
+        "9",
+        "--max-iter",
+        "8",
+    ];
+    args.extend(common);
+    args.extend(["--threads", "1", "-q", "-o", s(&out)]);
+    assert_ok(&run(&args));
+    let lib_sparse = config.fit_source(&mut nmf::InMemoryRows::new(&sx)).unwrap();
+    let h: Mat<f64> = nmf::io::read_npy(out.join("H.npy")).unwrap();
+    assert_eq!(h, lib_sparse.h().to_owned(), "streamed npz fit: H");
+
+    // Streaming is the minibatch solver's.
     let o = run(&["fit", s(&xp), "-k", "3", "--stream", "-q", "-o", s(&out)]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("minibatch"));
