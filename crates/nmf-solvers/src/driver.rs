@@ -284,25 +284,12 @@ fn report<T: Float>(
     for (what, f) in [("W", w.as_ref()), ("H", h.as_ref())] {
         crate::solver::ensure_finite(what, f, run.n_iter)?;
     }
-    let (n, m) = pb.x.shape();
-    let dead: Vec<usize> = (0..c.n_components)
-        .filter(|&t| (0..n).all(|i| w[(i, t)] == T::ZERO) && (0..m).all(|j| h[(t, j)] == T::ZERO))
-        .collect();
-    if !dead.is_empty() {
-        warnings.push(FitWarning::DeadComponents { components: dead });
-    }
+    warn_dead_components(w.as_ref(), h.as_ref(), &mut warnings);
     let d = match pb.obs {
         Some(o) => o.divergence(w.as_ref(), h.as_ref(), c.loss.beta(), c.par)?,
         None => loss::beta_divergence(pb.x, w.as_ref(), h.as_ref(), c.loss, c.par)?,
     };
-    // For β < 0 an exact zero of WH makes the divergence +∞ honestly (Σ (WH)^β); any other
-    // non-finite value is an overflow of the data's precision.
-    if d.is_nan() || (d.is_infinite() && c.loss.beta() >= 0.0) {
-        return Err(NmfError::NonFinite {
-            what: "the reconstruction error",
-            iter: run.n_iter,
-        });
-    }
+    ensure_finite_error(d, c.loss.beta(), run.n_iter)?;
     let report = FitReport {
         solver: c.solver,
         loss: c.loss,
@@ -323,4 +310,33 @@ fn report<T: Float>(
         report,
         config: config.clone(),
     })
+}
+
+/// Components zero in both final factors (`FitWarning::DeadComponents`).
+pub(crate) fn warn_dead_components<T: Float>(
+    w: faer::MatRef<'_, T>,
+    h: faer::MatRef<'_, T>,
+    warnings: &mut Vec<FitWarning>,
+) {
+    let dead: Vec<usize> = (0..h.nrows())
+        .filter(|&t| {
+            (0..w.nrows()).all(|i| w[(i, t)] == T::ZERO)
+                && (0..h.ncols()).all(|j| h[(t, j)] == T::ZERO)
+        })
+        .collect();
+    if !dead.is_empty() {
+        warnings.push(FitWarning::DeadComponents { components: dead });
+    }
+}
+
+/// The final divergence `d` is a number. For β < 0 an exact zero of WH makes it +∞ honestly
+/// (Σ (WH)^β); any other non-finite value is an overflow of the data's precision.
+pub(crate) fn ensure_finite_error(d: f64, beta: f64, iter: usize) -> Result<(), NmfError> {
+    if d.is_nan() || (d.is_infinite() && beta >= 0.0) {
+        return Err(NmfError::NonFinite {
+            what: "the reconstruction error",
+            iter,
+        });
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ use faer::{Mat, MatRef};
 use nmf_core::{CoreError, DataRef, Float, SparseMat, check, loss};
 use nmf_init::{Init, InitReport, random_from_mean};
 
-use crate::driver::Observer;
+use crate::driver::{Observer, ensure_finite_error, warn_dead_components};
 use crate::error::NmfError;
 use crate::minibatch::{Engine, batches, solve_w_into, solve_workspace};
 use crate::model::NmfModel;
@@ -241,20 +241,8 @@ impl<T: Float> NmfConfig<T> {
         let steps = e.steps;
         let Engine { mut w, h, .. } = e;
         let d = final_pass(c, src, &cuts, &mut w, h.as_ref())?;
-        if d.is_nan() || (d.is_infinite() && c.loss.beta() >= 0.0) {
-            return Err(NmfError::NonFinite {
-                what: "the reconstruction error",
-                iter: n_iter,
-            });
-        }
-        let dead: Vec<usize> = (0..c.n_components)
-            .filter(|&t| {
-                (0..n).all(|i| w[(i, t)] == T::ZERO) && (0..m).all(|j| h[(t, j)] == T::ZERO)
-            })
-            .collect();
-        if !dead.is_empty() {
-            warnings.push(FitWarning::DeadComponents { components: dead });
-        }
+        ensure_finite_error(d, c.loss.beta(), n_iter)?;
+        warn_dead_components(w.as_ref(), h.as_ref(), &mut warnings);
         let pen = c.reg.scaled(n, m);
         let report = FitReport {
             solver: c.solver,
