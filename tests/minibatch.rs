@@ -503,6 +503,19 @@ fn fit_with_fresh_restarts_equals_partial_fit_over_the_same_chunks() {
     let state = online.state().unwrap();
     assert_eq!(state.h, fit.h().to_owned(), "H differs");
     assert_eq!(state.n_steps, fit.report().n_steps);
+    // The fit keeps the statistics it ended with (scikit-learn's partial_fit after fit
+    // continues from them): the stream's state, running sums and decay included, bit for bit.
+    let kept = fit
+        .online_state()
+        .expect("a minibatch fit keeps its online state");
+    assert_eq!(kept, state);
+    let mut resumed = nmf::OnlineNmf::resume(fit.config(), kept.clone()).unwrap();
+    let next = x.as_ref().subrows(0, b);
+    let h_resumed = resumed.partial_fit(next).unwrap().h().to_owned();
+    assert_eq!(h_resumed, online.partial_fit(next).unwrap().h().to_owned());
+    // Batch solvers have no online statistics.
+    let batch = Nmf::params::<f64>(5).max_iter(5).fit(&x).unwrap();
+    assert!(batch.online_state().is_none());
 }
 
 #[test]

@@ -112,8 +112,9 @@ fn fit_as<T: Float, S: Solver<T>>(
         });
     }
     let n_steps = solver.n_steps().unwrap_or(run.n_iter);
+    let online = solver.online_state(&pb).map(Box::new);
     let (w, h) = solver.into_factors(&pb)?;
-    report(
+    let mut model = report(
         config,
         &pb,
         w,
@@ -122,7 +123,9 @@ fn fit_as<T: Float, S: Solver<T>>(
         init.report,
         warnings,
         start,
-    )
+    )?;
+    model.online = online;
+    Ok(model)
 }
 
 /// The iterations: limits, the solver's step and rules, finiteness, trace and observers.
@@ -309,6 +312,7 @@ fn report<T: Float>(
         h,
         report,
         config: config.clone(),
+        online: None,
     })
 }
 

@@ -440,6 +440,18 @@ impl<T: Float> Engine<T> {
         Ok(stop)
     }
 
+    /// What `partial_fit` would keep after these steps: H, the running numerator and
+    /// denominator, the decay (in f64, as `OnlineState` keeps it) and the steps.
+    pub(crate) fn online_state(&self, c: &NmfParams<T>) -> crate::OnlineState<T> {
+        crate::OnlineState {
+            h: self.h.clone(),
+            a: self.a.clone(),
+            b: self.b.clone(),
+            rho: rho(c.minibatch.forget_factor, self.nominal, self.n),
+            n_steps: self.steps,
+        }
+    }
+
     /// Every factor entry finite after pass `iter`.
     pub(crate) fn check_finite(&self, iter: usize) -> Result<(), NmfError> {
         ensure_finite("W", self.w.as_ref(), iter)?;
@@ -510,6 +522,10 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
 
     fn n_steps(&self) -> Option<usize> {
         Some(self.e.steps)
+    }
+
+    fn online_state(&self, pb: &Problem<'_, T>) -> Option<crate::OnlineState<T>> {
+        Some(self.e.online_state(pb.c))
     }
 
     fn into_factors(self, pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {

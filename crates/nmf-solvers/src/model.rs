@@ -16,6 +16,8 @@ pub struct NmfModel<T: Float> {
     pub(crate) h: Mat<T>,
     pub(crate) report: FitReport,
     pub(crate) config: NmfConfig<T>,
+    /// A minibatch fit's final online statistics (boxed: batch models carry only a pointer).
+    pub(crate) online: Option<Box<crate::OnlineState<T>>>,
 }
 
 impl<T: Float> NmfModel<T> {
@@ -43,6 +45,7 @@ impl<T: Float> NmfModel<T> {
             h,
             report,
             config,
+            online: None,
         })
     }
 
@@ -62,6 +65,13 @@ impl<T: Float> NmfModel<T> {
     pub fn config(&self) -> &NmfConfig<T> {
         &self.config
     }
+    /// After a minibatch fit (in memory, from a source, or a `partial_fit` chunk): the online
+    /// statistics it ended with, so [`crate::OnlineNmf::resume`] continues the stream as
+    /// scikit-learn's `partial_fit` continues after `fit`. `None` for the batch solvers.
+    pub fn online_state(&self) -> Option<&crate::OnlineState<T>> {
+        self.online.as_deref()
+    }
+
     /// Takes the factors out.
     pub fn into_factors(self) -> (Mat<T>, Mat<T>) {
         (self.w, self.h)

@@ -187,12 +187,14 @@ impl<T: Float> OnlineNmf<T> {
             warnings: Vec::new(),
         };
         let h = state.h.clone();
+        let online = Some(Box::new(state.clone()));
         self.state = Some(state);
         self.model = Some(NmfModel {
             w,
             h,
             report,
             config: self.config.clone(),
+            online,
         });
         Ok(self.model.as_ref().expect("just set"))
     }

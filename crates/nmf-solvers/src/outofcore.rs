@@ -239,6 +239,7 @@ impl<T: Float> NmfConfig<T> {
             });
         }
         let steps = e.steps;
+        let online = Some(Box::new(e.online_state(c)));
         let Engine { mut w, h, .. } = e;
         let d = final_pass(c, src, &cuts, &mut w, h.as_ref())?;
         ensure_finite_error(d, c.loss.beta(), n_iter)?;
@@ -263,6 +264,7 @@ impl<T: Float> NmfConfig<T> {
             h,
             report,
             config: self.clone(),
+            online,
         })
     }
 }

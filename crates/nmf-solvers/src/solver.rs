@@ -102,6 +102,13 @@ pub(crate) trait Solver<T: Float>: Sized + Send {
         None
     }
 
+    /// The online statistics a minibatch fit ends with ([`crate::NmfModel::online_state`]);
+    /// `None` for the batch solvers.
+    fn online_state(&self, pb: &Problem<'_, T>) -> Option<crate::OnlineState<T>> {
+        let _ = pb;
+        None
+    }
+
     /// The final factors in the user's scale.
     fn into_factors(self, pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError>;
 
