@@ -40,6 +40,16 @@ enum Cmd {
     RankSelect(rank::Args),
     /// Dial in basis sparseness with pg next to scikit-learn's alpha_H-tuned mu and cd.
     SparseCompare(sparse::Args),
+    /// Peers side by side (scikit-learn, RcppML, R NMF, nimfa, PyPI nmf-rs): per-iteration time
+    /// and time to a common error. Runs scripts/bench_peers.py; `-- --setup` makes its venvs.
+    BenchPeers {
+        /// The Python that runs the script (it needs numpy, scipy and scikit-learn).
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// The script's own flags (`--setup`, `--k 10,50`, `--repeat 5`, `--quick`, ...).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 impl Cli {
@@ -52,6 +62,7 @@ impl Cli {
             Cmd::SparseCompare(a) => sparse::run(a),
             Cmd::RankSelect(a) => rank::run(a),
             Cmd::InitCompare(a) => initcmp::run(a),
+            Cmd::BenchPeers { python, args } => python::exec(&python, "bench_peers.py", args),
         }
     }
 }

@@ -39,3 +39,21 @@ where
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Runs `PYTHON scripts/NAME ARGS` with this process's terminal, so a long script's progress
+/// shows as it goes; its failure is an error.
+pub(crate) fn exec<I, S>(python: &str, name: &str, args: I) -> Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let status = Command::new(python)
+        .arg(script(name))
+        .args(args)
+        .status()
+        .with_context(|| format!("running {python} scripts/{name}"))?;
+    if !status.success() {
+        bail!("scripts/{name} failed ({status})");
+    }
+    Ok(())
+}
