@@ -26,3 +26,51 @@ fn mu_tile_plans_fit_their_scratch() {
         }
     }
 }
+
+/// `NpzRows` named a bad entry by its row inside the requested block, not in the file (found
+/// by nmf-dist's fault test: a negative value at row 50 was reported "at row 2" for the block
+/// starting at row 48).
+#[test]
+fn npz_rows_name_bad_entries_by_their_row_in_the_file() {
+    use nmf::RowSource;
+    use std::io::{Cursor, Read, Write};
+    let x = Mat::<f64>::from_fn(12, 4, |i, j| {
+        if (i + j) % 3 == 0 {
+            0.0
+        } else {
+            (i * 4 + j) as f64
+        }
+    });
+    let marker = x[(10, 1)];
+    assert_eq!(marker, 41.0);
+    let bytes = nmf::io::write_sparse_bytes(
+        &SparseMat::from_dense(x.as_ref()).unwrap(),
+        nmf::io::SparseFormat::Npz,
+    )
+    .unwrap();
+    // Re-pack the archive with the marker's value negated (SparseMat refuses to write it).
+    let mut zin = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut zout = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..zin.len() {
+        let mut f = zin.by_index(i).unwrap();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        let name = f.name().unwrap().to_string();
+        if name == "data.npy" {
+            let at = b
+                .windows(8)
+                .position(|w| w == marker.to_le_bytes())
+                .expect("the marker is stored once");
+            b[at..at + 8].copy_from_slice(&(-marker).to_le_bytes());
+        }
+        zout.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zout.write_all(&b).unwrap();
+    }
+    let path = std::env::temp_dir().join(format!("nmf-regress-npz-{}.npz", std::process::id()));
+    std::fs::write(&path, zout.finish().unwrap().into_inner()).unwrap();
+    let mut rows = nmf::io::NpzRows::<f64>::open(&path).unwrap();
+    let e = rows.rows(8..12).map(|_| ()).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(e.contains("row 10, column 1"), "{e}");
+}

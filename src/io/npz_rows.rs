@@ -11,7 +11,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use nmf_core::{DataRef, Float, SparseMat};
+use nmf_core::{CoreError, DataRef, Float, SparseMat};
 use nmf_solvers::{RowSource, SourceError};
 use zip::{CompressionMethod, ZipArchive};
 
@@ -418,8 +418,35 @@ impl<T: Float> RowSource<T> for NpzRows<T> {
             .iter()
             .map(|p| p - lo)
             .collect();
+        // The block's first row is row `rows.start` of the file: name bad entries by their
+        // row in the file, not in the block.
+        let shift = |e| match e {
+            CoreError::NonFinite {
+                what,
+                row,
+                col,
+                value,
+            } => CoreError::NonFinite {
+                what,
+                row: row + rows.start,
+                col,
+                value,
+            },
+            CoreError::Negative {
+                what,
+                row,
+                col,
+                value,
+            } => CoreError::Negative {
+                what,
+                row: row + rows.start,
+                col,
+                value,
+            },
+            other => other,
+        };
         let b = SparseMat::from_csr(rows.len(), self.m, &ptr, &self.idx, &self.val)
-            .map_err(invalid(&self.path))?;
+            .map_err(|e| invalid(&self.path)(shift(e)))?;
         Ok(DataRef::from(&*self.block.insert(b)))
     }
 }
