@@ -375,13 +375,13 @@ fn print_summary<T>(f: &DistFit<T>, all: &[f64], len: usize, p: usize) {
         "{} iterations ({:?}), reconstruction error {:.6e}",
         f.n_iter, f.stop, f.error
     );
-    eprintln!("rank  nnz        compute_s/iteration  comm_s/iteration  bytes/iteration");
+    eprintln!("rank  stored entries  compute s/iteration  comm s/iteration  bytes sent/iteration");
     for r in 0..p {
         let s = &all[r * len..(r + 1) * len];
-        let bytes: f64 = s[7..7 + KINDS].iter().sum();
+        let bytes: f64 = s[9..9 + KINDS].iter().sum();
         eprintln!(
-            "{r:>4}  {:<10} {:<10.3} {:<8.3} {bytes}",
-            s[0] as u64, s[1], s[2]
+            "{r:>4}  {:>14}  {:>19.4}  {:>16.4}  {:>20}",
+            s[0] as u64, s[7], s[8], bytes as u64
         );
     }
 }
