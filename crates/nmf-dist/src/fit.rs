@@ -44,6 +44,10 @@ pub enum Start {
     /// scikit-learn's `init="random"`: `|N(0, 1)|·sqrt(mean(X)/k)` from the seeded stream (the
     /// library's `Init::Random` draws, so the same start as the single-process fit).
     Random,
+    /// NNDSVD from a distributed randomized SVD (seeded); zeros stay zeros.
+    Nndsvd,
+    /// NNDSVD with its zeros filled with the mean of X (scikit-learn's `nndsvda`).
+    NndsvdA,
     /// Given factors: `W0` (`n x k`) and `H0` (`k x m`) as `.npy`; each rank reads its pieces.
     Custom {
         /// W0.
@@ -319,6 +323,24 @@ impl<T: DistFloat> State<'_, T> {
             out[k * k + k + X_CROSS] = cross.get(rel).copied().unwrap_or(0.0);
             out[k * k + k + X_BAD] = bad as f64;
         }
+        let ordered = self.piece_reduce(on_w, buf, len);
+        Stats {
+            gram: ordered[..k * k].iter().map(|&v| T::from_f64(v)).collect(),
+            sums: ordered[k * k..k * k + k].to_vec(),
+            extras: [
+                ordered[k * k + k + X_VIOL],
+                ordered[k * k + k + X_CROSS],
+                ordered[k * k + k + X_BAD],
+            ],
+        }
+    }
+
+    /// Per-leaf vectors (`len` each, one per leaf of this rank's W piece when `on_w`, else of
+    /// its H piece, in leaf order) summed over all pieces of that factor along the tree:
+    /// locally over the leaves, then across the ranks in piece order. Every rank gets the
+    /// same bits.
+    fn piece_reduce(&mut self, on_w: bool, mut buf: Vec<f64>, len: usize) -> Vec<f64> {
+        let nl = buf.len() / len.max(1);
         let mut pos: Vec<usize> = (0..nl).collect();
         combine(&mut pos, &mut buf, len);
         buf.truncate(len);
@@ -336,15 +358,8 @@ impl<T: DistFloat> State<'_, T> {
             ordered[piece * len..(piece + 1) * len].copy_from_slice(&all[r * len..(r + 1) * len]);
         }
         combine_all(&mut ordered, len, p);
-        Stats {
-            gram: ordered[..k * k].iter().map(|&v| T::from_f64(v)).collect(),
-            sums: ordered[k * k..k * k + k].to_vec(),
-            extras: [
-                ordered[k * k + k + X_VIOL],
-                ordered[k * k + k + X_CROSS],
-                ordered[k * k + k + X_BAD],
-            ],
-        }
+        ordered.truncate(len);
+        ordered
     }
 
     fn pause(&mut self) {
@@ -386,8 +401,7 @@ impl<T: DistFloat> State<'_, T> {
     /// Sends each member its slice of `part` and sums the received slices in member order:
     /// the reduce-scatter, as an all-to-all plus the fixed tree. `lines[q]` is member `q`'s
     /// number of k-vectors.
-    fn reduce_scatter(&mut self, scope: Scope, kind: Traffic, lines: &[usize]) {
-        let k = self.lay.k;
+    fn reduce_scatter(&mut self, scope: Scope, kind: Traffic, lines: &[usize], k: usize) {
         let me = if scope == Scope::Row {
             self.lay.j
         } else {
@@ -687,6 +701,7 @@ pub fn fit<T: DistFloat>(
     st.xx = xx;
     let start = match &cfg.start {
         Start::Custom { w0, h0 } => read_custom::<T>(w0, h0, &st.lay),
+        Start::Nndsvd | Start::NndsvdA => Ok((Vec::new(), Vec::new())),
         Start::Random => {
             let mean = T::from_f64(xsum / (n as f64 * m as f64));
             nmf::init::random_from_mean(mean, (n, m), k, cfg.seed, cfg.compat)
@@ -705,6 +720,14 @@ pub fn fit<T: DistFloat>(
                     (w, ht)
                 })
         }
+    };
+    let start = match &cfg.start {
+        Start::Nndsvd | Start::NndsvdA => {
+            let fill =
+                (cfg.start == Start::NndsvdA).then(|| T::from_f64(xsum / (n as f64 * m as f64)));
+            Ok(st.nndsvd(cfg.seed, fill))
+        }
+        _ => start,
     };
     let (w, ht) = st.grid.agree(start)?;
     st.w = w;
@@ -818,7 +841,7 @@ pub fn fit<T: DistFloat>(
             st.x.times_ht(&st.htj, k, &mut part, &|_, _, x| x, &mut st.scratch);
         }
         st.part = part;
-        st.reduce_scatter(Scope::Row, Traffic::ReduceW, &w_rows);
+        st.reduce_scatter(Scope::Row, Traffic::ReduceW, &w_rows, k);
         let mut w = std::mem::take(&mut st.w);
         match cfg.method {
             Method::Cd => {
@@ -875,7 +898,7 @@ pub fn fit<T: DistFloat>(
             st.x.wt_times(&st.wi, k, &mut part, &|_, _, x| x, &mut st.scratch);
         }
         st.part = part;
-        st.reduce_scatter(Scope::Col, Traffic::ReduceH, &h_cols);
+        st.reduce_scatter(Scope::Col, Traffic::ReduceH, &h_cols, k);
         let mut ht = std::mem::take(&mut st.ht);
         let mut viol = Vec::new();
         match cfg.method {
@@ -981,4 +1004,327 @@ fn gather_factors<T: DistFloat>(st: &mut State<'_, T>) -> (Option<Mat<T>>, Optio
         }
     }
     (Some(w), Some(h))
+}
+
+/// A standard normal indexed by `(seed, index)`: a counter-based stream, so each rank draws
+/// its own rows of the random test matrix without drawing anyone else's (splitmix64 twice,
+/// then Box–Muller).
+fn normal_at(seed: u64, index: u64) -> f64 {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let a = mix(seed ^ mix(index.wrapping_mul(2)));
+    let b = mix(seed ^ mix(index.wrapping_mul(2) + 1));
+    let u1 = ((a >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let u2 = (b >> 11) as f64 / (1u64 << 53) as f64;
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+/// `G = RᵀR` for symmetric positive definite `g` (l x l, row-major); `None` when a pivot is
+/// not positive.
+fn cholesky(g: &[f64], l: usize) -> Option<Vec<f64>> {
+    let mut r = vec![0.0; l * l];
+    for j in 0..l {
+        let mut d = g[j * l + j];
+        for q in 0..j {
+            d -= r[q * l + j] * r[q * l + j];
+        }
+        if d.is_nan() || d <= 0.0 {
+            return None;
+        }
+        let d = d.sqrt();
+        r[j * l + j] = d;
+        for c in j + 1..l {
+            let mut v = g[j * l + c];
+            for q in 0..j {
+                v -= r[q * l + j] * r[q * l + c];
+            }
+            r[j * l + c] = v / d;
+        }
+    }
+    Some(r)
+}
+
+/// Eigenvalues (descending) and eigenvectors (columns of the row-major `l x l` result) of a
+/// symmetric matrix by cyclic Jacobi rotations: small, deterministic, the same bits on every
+/// rank given the same input.
+fn sym_eigen(a: &[f64], l: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut a = a.to_vec();
+    let mut v = vec![0.0; l * l];
+    for i in 0..l {
+        v[i * l + i] = 1.0;
+    }
+    for _sweep in 0..100 {
+        let mut off = 0.0;
+        for p in 0..l {
+            for q in p + 1..l {
+                off += a[p * l + q] * a[p * l + q];
+            }
+        }
+        let scale: f64 = (0..l).map(|i| a[i * l + i] * a[i * l + i]).sum();
+        if off <= 1e-30 * scale.max(f64::MIN_POSITIVE) {
+            break;
+        }
+        for p in 0..l {
+            for q in p + 1..l {
+                let apq = a[p * l + q];
+                if apq == 0.0 {
+                    continue;
+                }
+                let theta = (a[q * l + q] - a[p * l + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..l {
+                    let (akp, akq) = (a[k * l + p], a[k * l + q]);
+                    a[k * l + p] = c * akp - s * akq;
+                    a[k * l + q] = s * akp + c * akq;
+                }
+                for k in 0..l {
+                    let (apk, aqk) = (a[p * l + k], a[q * l + k]);
+                    a[p * l + k] = c * apk - s * aqk;
+                    a[q * l + k] = s * apk + c * aqk;
+                }
+                for k in 0..l {
+                    let (vkp, vkq) = (v[k * l + p], v[k * l + q]);
+                    v[k * l + p] = c * vkp - s * vkq;
+                    v[k * l + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..l).collect();
+    order.sort_by(|&x, &y| a[y * l + y].total_cmp(&a[x * l + x]));
+    let vals = order.iter().map(|&i| a[i * l + i]).collect();
+    let mut vecs = vec![0.0; l * l];
+    for (new, &old) in order.iter().enumerate() {
+        for r in 0..l {
+            vecs[r * l + new] = v[r * l + old];
+        }
+    }
+    (vals, vecs)
+}
+
+impl<T: DistFloat> State<'_, T> {
+    /// Leaves of this rank's piece of W (`on_w`) or H, as local line ranges.
+    fn piece_leaf_lines(&self, on_w: bool) -> Vec<Range<usize>> {
+        if on_w {
+            leaf_rows(
+                &self.lay.rl,
+                self.lay.w_piece_leaves(self.lay.i, self.lay.j),
+            )
+        } else {
+            leaf_rows(
+                &self.lay.cl,
+                self.lay.h_piece_leaves(self.lay.j, self.lay.i),
+            )
+        }
+    }
+
+    /// `FᵀF` (l x l) of a piece `f` (lines x l) summed over the factor's pieces.
+    fn panel_gram(&mut self, on_w: bool, f: &[T], l: usize) -> Vec<f64> {
+        let leaves = self.piece_leaf_lines(on_w);
+        let mut buf = vec![0.0f64; leaves.len() * l * l];
+        for (rel, lines) in leaves.iter().enumerate() {
+            let g = &mut buf[rel * l * l..(rel + 1) * l * l];
+            for r in lines.clone() {
+                let row = &f[r * l..(r + 1) * l];
+                for a in 0..l {
+                    for b in 0..l {
+                        g[a * l + b] += row[a].to_f64() * row[b].to_f64();
+                    }
+                }
+            }
+        }
+        self.piece_reduce(on_w, buf, l * l)
+    }
+
+    /// Orthonormalises the columns of the distributed panel `f` (lines x l) by CholeskyQR
+    /// twice (a small diagonal shift when the Gram is singular).
+    fn orthonormalise(&mut self, on_w: bool, f: &mut [T], l: usize) {
+        for _ in 0..2 {
+            let mut g = self.panel_gram(on_w, f, l);
+            let tr: f64 = (0..l).map(|i| g[i * l + i]).sum();
+            let mut r = cholesky(&g, l);
+            let mut shift = 1e-14 * tr.max(f64::MIN_POSITIVE);
+            while r.is_none() {
+                for i in 0..l {
+                    g[i * l + i] += shift;
+                }
+                shift *= 10.0;
+                r = cholesky(&g, l);
+            }
+            let r = r.expect("a shifted Gram is positive definite");
+            for row in f.chunks_exact_mut(l) {
+                let y: Vec<f64> = row.iter().map(|v| v.to_f64()).collect();
+                let mut q = vec![0.0f64; l];
+                for j in 0..l {
+                    let mut v = y[j];
+                    for i in 0..j {
+                        v -= q[i] * r[i * l + j];
+                    }
+                    q[j] = v / r[j * l + j];
+                }
+                for (o, v) in row.iter_mut().zip(q) {
+                    *o = T::from_f64(v);
+                }
+            }
+        }
+    }
+
+    /// `X·Z` for the distributed column panel `z` (own H columns x l): this rank's rows.
+    fn x_times(&mut self, z: &[T], l: usize) -> Vec<T> {
+        let counts: Vec<usize> = self.lay.h_piece_cols().iter().map(|c| c * l).collect();
+        let mut zj = Vec::new();
+        self.pause();
+        self.grid
+            .all_gather(Scope::Col, Traffic::Other, z, &counts, &mut zj);
+        self.resume();
+        let mut part = vec![T::ZERO; self.x.nrows() * l];
+        self.x
+            .times_ht(&zj, l, &mut part, &|_, _, x| x, &mut self.scratch);
+        self.part = part;
+        let lines = self.lay.w_piece_rows();
+        self.reduce_scatter(Scope::Row, Traffic::Other, &lines, l);
+        self.own.clone()
+    }
+
+    /// `Xᵀ·Y` for the distributed row panel `y` (own W rows x l): this rank's columns.
+    fn xt_times(&mut self, y: &[T], l: usize) -> Vec<T> {
+        let counts: Vec<usize> = self.lay.w_piece_rows().iter().map(|r| r * l).collect();
+        let mut yi = Vec::new();
+        self.pause();
+        self.grid
+            .all_gather(Scope::Row, Traffic::Other, y, &counts, &mut yi);
+        self.resume();
+        let mut part = vec![T::ZERO; self.x.ncols() * l];
+        self.x
+            .wt_times(&yi, l, &mut part, &|_, _, x| x, &mut self.scratch);
+        self.part = part;
+        let lines = self.lay.h_piece_cols();
+        self.reduce_scatter(Scope::Col, Traffic::Other, &lines, l);
+        self.own.clone()
+    }
+
+    /// NNDSVD (Boutsidis & Gallopoulos) from a distributed randomized SVD (Halko, Martinsson
+    /// and Tropp: `k + 10` columns, scikit-learn's number of power iterations, CholeskyQR for
+    /// the orthonormalisations, the small SVD from the eigenvectors of `B·Bᵀ`); `fill` is the
+    /// NNDSVDa fill value for the zeros (X's mean), or `None`.
+    fn nndsvd(&mut self, seed: u64, fill: Option<T>) -> (Vec<T>, Vec<T>) {
+        let (n, m, k) = (self.lay.n, self.lay.m, self.lay.k);
+        let l = (k + 10).min(n).min(m);
+        let power = if (k as f64) < 0.1 * n.min(m) as f64 {
+            7
+        } else {
+            4
+        };
+        let cols = self.lay.h_cols();
+        let mut z: Vec<T> = cols
+            .clone()
+            .flat_map(|c| (0..l).map(move |t| (c * l + t) as u64))
+            .map(|i| T::from_f64(normal_at(seed, i)))
+            .collect();
+        for _ in 0..power {
+            let mut y = self.x_times(&z, l);
+            self.orthonormalise(true, &mut y, l);
+            z = self.xt_times(&y, l);
+            self.orthonormalise(false, &mut z, l);
+        }
+        let mut q = self.x_times(&z, l);
+        self.orthonormalise(true, &mut q, l);
+        // Bᵀ = Xᵀ·Q (own columns x l); B·Bᵀ = (Bᵀ)ᵀ·Bᵀ.
+        let bt = self.xt_times(&q, l);
+        let bbt = self.panel_gram(false, &bt, l);
+        let (lam, ub) = sym_eigen(&bbt, l);
+        let s: Vec<f64> = lam.iter().take(k).map(|&v| v.max(0.0).sqrt()).collect();
+        // U = Q·U_B and V = Bᵀ·U_B / s, first k columns, in f64.
+        let mul = |panel: &[T], div: bool| -> Vec<f64> {
+            let lines = panel.len() / l;
+            let mut out = vec![0.0f64; lines * k];
+            for r in 0..lines {
+                for j in 0..k {
+                    let mut v = 0.0;
+                    for t in 0..l {
+                        v += panel[r * l + t].to_f64() * ub[t * l + j];
+                    }
+                    out[r * k + j] = if div {
+                        if s[j] > 0.0 { v / s[j] } else { 0.0 }
+                    } else {
+                        v
+                    };
+                }
+            }
+            out
+        };
+        let u = mul(&q, false);
+        let v = mul(&bt, true);
+        // Norms of the positive and negative parts of each singular vector.
+        let part_norms = |st: &mut Self, on_w: bool, f: &[f64]| -> Vec<f64> {
+            let leaves = st.piece_leaf_lines(on_w);
+            let mut buf = vec![0.0f64; leaves.len() * 2 * k];
+            for (rel, lines) in leaves.iter().enumerate() {
+                let b = &mut buf[rel * 2 * k..(rel + 1) * 2 * k];
+                for r in lines.clone() {
+                    for j in 0..k {
+                        let x = f[r * k + j];
+                        if x > 0.0 {
+                            b[2 * j] += x * x;
+                        } else {
+                            b[2 * j + 1] += x * x;
+                        }
+                    }
+                }
+            }
+            st.piece_reduce(on_w, buf, 2 * k)
+        };
+        let un = part_norms(self, true, &u);
+        let vn = part_norms(self, false, &v);
+        let mut w = vec![T::ZERO; u.len()];
+        let mut ht = vec![T::ZERO; v.len()];
+        let eps = 1e-6;
+        for j in 0..k {
+            // (use positive parts, scale of u's part, scale of v's part, lambda)
+            let (pos, su, sv, lbd) = if j == 0 {
+                (None, 1.0, 1.0, s[0].sqrt())
+            } else {
+                let (xp, xn) = (un[2 * j].sqrt(), un[2 * j + 1].sqrt());
+                let (yp, yn) = (vn[2 * j].sqrt(), vn[2 * j + 1].sqrt());
+                let (mp, mn) = (xp * yp, xn * yn);
+                if mp > mn {
+                    (Some(true), xp, yp, (s[j] * mp).sqrt())
+                } else {
+                    (Some(false), xn, yn, (s[j] * mn).sqrt())
+                }
+            };
+            let take = |x: f64, scale: f64| -> f64 {
+                let part = match pos {
+                    None => x.abs(),
+                    Some(true) => x.max(0.0),
+                    Some(false) => (-x).max(0.0),
+                };
+                if scale > 0.0 { lbd * part / scale } else { 0.0 }
+            };
+            for r in 0..u.len() / k {
+                w[r * k + j] = T::from_f64(take(u[r * k + j], su));
+            }
+            for c in 0..v.len() / k {
+                ht[c * k + j] = T::from_f64(take(v[c * k + j], sv));
+            }
+        }
+        for f in [&mut w, &mut ht] {
+            for x in f.iter_mut() {
+                if x.to_f64() < eps {
+                    *x = T::ZERO;
+                }
+                if let (true, Some(a)) = (*x == T::ZERO, fill) {
+                    *x = a;
+                }
+            }
+        }
+        (w, ht)
+    }
 }

@@ -49,6 +49,8 @@ enum LossArg {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum InitArg {
     Random,
+    Nndsvd,
+    Nndsvda,
     Custom,
 }
 
@@ -152,7 +154,9 @@ fn config(a: &FitArgs) -> anyhow::Result<DistConfig> {
         },
         (InitArg::Custom, _, _) => anyhow::bail!("--init custom needs --w0 FILE --h0 FILE"),
         (InitArg::Random, None, None) => Start::Random,
-        (InitArg::Random, _, _) => anyhow::bail!("--w0/--h0 are read with --init custom"),
+        (InitArg::Nndsvd, None, None) => Start::Nndsvd,
+        (InitArg::Nndsvda, None, None) => Start::NndsvdA,
+        (_, _, _) => anyhow::bail!("--w0/--h0 are read with --init custom"),
     };
     Ok(DistConfig {
         k: a.k,

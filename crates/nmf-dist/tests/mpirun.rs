@@ -638,3 +638,56 @@ fn a_bad_block_stops_every_rank_with_one_error() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn nndsvd_starts_are_the_same_on_every_grid_and_match_the_serial_one() {
+    if mpirun().is_none() {
+        return;
+    }
+    let dir = scratch("nndsvd");
+    let (n, m, k) = (72, 64, 4);
+    // Exactly rank 4 with well-separated singular values: the randomized SVD recovers the
+    // exact singular vectors, so the start is the serial NNDSVD's up to rounding.
+    let mut g = Lcg(21);
+    let a = Mat::from_fn(n, k, |_, t| g.next() * (4 - t) as f64);
+    let b = Mat::from_fn(k, m, |t, _| g.next() * (4 - t) as f64);
+    let x = &a * &b;
+    let data = dir.join("X.npy");
+    write_npy(&data, x.as_ref()).unwrap();
+    for (init, serial_init) in [("nndsvd", Init::Nndsvd), ("nndsvda", Init::NndsvdA)] {
+        let reference = nmf::init::initialize(
+            x.as_ref(),
+            k,
+            &serial_init,
+            0,
+            Compat::Native,
+            nmf::faer::Par::Seq,
+        )
+        .unwrap();
+        let mut first = None;
+        for grid in [(1, 1), (1, 2), (2, 2), (4, 1)] {
+            let out = dir.join(format!("{init}-{}x{}", grid.0, grid.1));
+            let (w, h, report) = run_fit(
+                grid.0 * grid.1,
+                grid,
+                &data,
+                &out,
+                &["-k", "4", "--init", init, "--max-iter", "0", "--seed", "3"],
+            );
+            assert_eq!(report["n_iter"].as_u64(), Some(0));
+            let what = format!("{init} grid {grid:?}");
+            let (dw, dh) = (
+                rel_diff(reference.w.as_ref(), &w),
+                rel_diff(reference.h.as_ref(), &h),
+            );
+            eprintln!("{what}: start within W {dw:.2e}, H {dh:.2e} of the serial one");
+            assert!(dw <= 1e-9 && dh <= 1e-9, "{what}: W {dw:e}, H {dh:e}");
+            let b = (bits(&w), bits(&h));
+            match &first {
+                None => first = Some(b),
+                Some(f) => assert!(f == &b, "{what}: not the bits of the 1x1 start"),
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
