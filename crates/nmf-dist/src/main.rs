@@ -215,9 +215,14 @@ fn run(world: &mpi::topology::SimpleCommunicator, a: &FitArgs) -> anyhow::Result
         DtypeArg::F32 => true,
         DtypeArg::F64 => false,
     };
-    if grid.rank == 0 {
-        std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    }
+    // Rank 0 makes the folder; the others must learn of a failure, not wait for rank 0 in
+    // the fit's first collective.
+    let made = if grid.rank == 0 {
+        std::fs::create_dir_all(&a.out).map_err(|e| format!("creating {}: {e}", a.out.display()))
+    } else {
+        Ok(())
+    };
+    grid.agree(made)?;
     if as_f32 {
         run_typed::<f32>(&mut grid, a, info, &cfg)
     } else {

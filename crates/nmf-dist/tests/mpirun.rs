@@ -611,6 +611,20 @@ fn a_bad_block_stops_every_rank_with_one_error() {
         &["fit", cut.to_str().unwrap(), "-k", "2", "-o", o],
         "cut.npy",
     );
+    // An output folder that cannot be made (under a regular file): rank 0 alone sees it.
+    let under_file = data.join("out");
+    all_ranks_fail_alike(
+        2,
+        &[
+            "fit",
+            data.to_str().unwrap(),
+            "-k",
+            "2",
+            "-o",
+            under_file.to_str().unwrap(),
+        ],
+        "creating",
+    );
     // A custom start of the wrong shape.
     let w0 = dir.join("W0.npy");
     write_npy(&w0, Mat::<f64>::from_fn(n + 1, 2, |_, _| 1.0).as_ref()).unwrap();
