@@ -97,6 +97,46 @@ pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     q
 }
 
+/// A basis of the column space of a tall `a` (m x n, m >= n) from its LU factorisation with
+/// partial pivoting, `P·a = L·U`: the rows of the unit lower-trapezoidal L put back in a's
+/// order span what a spans (when a has full column rank). Not orthonormal, but about a quarter
+/// of [`orthonormal_basis`]'s work (no Householder vectors to apply, no Q to form): what the
+/// intermediate power steps of a randomized SVD need, which keep only the subspace.
+/// scikit-learn's `randomized_range_finder` normalises its power steps the same way.
+pub(crate) fn lu_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
+    use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
+    let (m, n) = a.shape();
+    debug_assert!(m >= n);
+    let mut lu = a.to_owned();
+    let mut perm = vec![0usize; m];
+    let mut perm_inv = vec![0usize; m];
+    let req = lu_in_place_scratch::<usize, T>(m, n, Par::Seq, Default::default());
+    let mut mem = MemBuffer::new(req);
+    let (_, p) = lu_in_place(
+        lu.as_mut(),
+        &mut perm,
+        &mut perm_inv,
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    );
+    // A zero pivot (a rank-deficient block: all-zero or duplicated data) leaves 0/0 in L, and
+    // L's columns would no longer span a's range; Householder QR handles that case.
+    if (0..n).any(|j| lu[(j, j)] == T::ZERO || !lu[(j, j)].is_finite()) {
+        return orthonormal_basis(a);
+    }
+    // (P·a)[i] = a[fwd[i]]: row r of the basis is row inv[r] of L.
+    let (_, inv) = p.arrays();
+    Mat::from_fn(m, n, |r, j| {
+        let i = inv[r];
+        match i.cmp(&j) {
+            core::cmp::Ordering::Greater => lu[(i, j)],
+            core::cmp::Ordering::Equal => T::ONE,
+            core::cmp::Ordering::Less => T::ZERO,
+        }
+    })
+}
+
 /// Dense thin SVD `a = U diag(s) Vᵀ`, on one thread (see [`orthonormal_basis`]).
 pub(crate) fn thin_svd<T: Float>(a: MatRef<'_, T>) -> Result<Truncated<T>, InitError> {
     let par = Par::Seq;
@@ -486,11 +526,21 @@ impl<T: Float> BiLinOp<T> for DataOp<'_, T> {
     }
 }
 
+/// The basis an intermediate power step keeps: LU (scikit-learn's normaliser for these steps)
+/// when the block is tall enough to have full column rank, else an orthonormal basis.
+fn power_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
+    if a.nrows() >= a.ncols() {
+        lu_basis(a)
+    } else {
+        orthonormal_basis(a)
+    }
+}
+
 /// scikit-learn's `_randomized_svd(X, k, random_state=seed)` with its defaults: 10 oversamples,
 /// 7 power iterations if k < 0.1·min(n, m) else 4, transpose when n < m, sign flip on the left
-/// vectors of X. Orthonormalisation uses QR where scikit-learn's power steps use LU; only the
-/// spanned subspace matters, so the results agree to rounding. Arithmetic runs in `T`, as
-/// scikit-learn keeps float32 data in float32.
+/// vectors of X. Like scikit-learn, the power steps keep an LU basis ([`lu_basis`]) and only
+/// the last range is orthonormalised by QR; the subspaces agree, so the results agree to
+/// rounding. Arithmetic runs in `T`, as scikit-learn keeps float32 data in float32.
 pub(crate) fn randomized_sklearn<T: Float>(
     x: DataRef<'_, T>,
     k: usize,
@@ -520,10 +570,10 @@ pub(crate) fn randomized_sklearn<T: Float>(
     for _ in 0..n_iter {
         buf = Mat::<T>::zeros(ra, q.ncols());
         a.mul(buf.as_mut(), q.as_ref(), par)?;
-        q = orthonormal_basis(buf.as_ref());
+        q = power_basis(buf.as_ref());
         buf = Mat::<T>::zeros(ca, q.ncols());
         a.t_mul(buf.as_mut(), q.as_ref(), par)?;
-        q = orthonormal_basis(buf.as_ref());
+        q = power_basis(buf.as_ref());
     }
     buf = Mat::<T>::zeros(ra, q.ncols());
     a.mul(buf.as_mut(), q.as_ref(), par)?;
@@ -582,6 +632,32 @@ mod tests {
         // Projection onto span(Q) reproduces A.
         let proj = &q * (q.transpose() * &a);
         assert!((&proj - &a).norm_max() < 1e-10);
+    }
+
+    #[test]
+    fn lu_basis_spans_the_columns_and_has_a_unit_row_per_column() {
+        for (m, n) in [(9, 4), (40, 7), (5, 5)] {
+            let a = test_matrix(m, n);
+            let b = lu_basis(a.as_ref());
+            // span(B) = span(A): projecting A onto an orthonormal basis of B reproduces it.
+            let q = orthonormal_basis(b.as_ref());
+            let proj = &q * (q.transpose() * &a);
+            assert!((&proj - &a).norm_max() < 1e-10, "{m} x {n}");
+            // Pivoting puts one exact 1 per column on a row of its own, every entry |.| <= 1.
+            let ones = (0..m).filter(|&r| (0..n).any(|j| b[(r, j)] == 1.0)).count();
+            assert_eq!(ones, n);
+            assert!(b.norm_max() <= 1.0);
+        }
+        // Rank-deficient blocks fall back to an orthonormal basis instead of dividing by a
+        // zero pivot (regression: NaN in the NNDSVD of an all-zero X).
+        for a in [Mat::<f64>::zeros(8, 3), Mat::from_fn(8, 3, |i, _| i as f64)] {
+            let b = lu_basis(a.as_ref());
+            b.for_each(|v| assert!(v.is_finite()));
+            // a = Pᵀ·L·U, so range(a) lies in span(B) even when U is singular.
+            let q = orthonormal_basis(b.as_ref());
+            let proj = &q * (q.transpose() * &a);
+            assert!((&proj - &a).norm_max() < 1e-10);
+        }
     }
 
     #[test]
