@@ -243,15 +243,22 @@ def race(case, target, label, budget, rows):
             continue
         if case.dtype == "float32" and tool in DENSE_ONLY:
             continue  # float64 tools race in the float64 case (RcppML races in both: no f32)
+        def attempt(n):
+            """A fresh fit of n iterations: (the run, whether it reaches the target)."""
+            r = run(case, tool, algo, n, 1)
+            if r is None:
+                return None, False
+            err = frobenius(case.X, r[1], r[2])
+            return r, err <= target * (1 + 1e-12)
+
         reached, spent, below = None, 0.0, 0
         for n in SCHEDULE:
-            r = run(case, tool, algo, n, 1)
+            r, hit = attempt(n)
             if r is None:
                 break
             spent += r[0]
-            err = frobenius(case.X, r[1], r[2])
-            if err <= target * (1 + 1e-12):
-                reached = (n, r[0], err)
+            if hit:
+                reached = (n, r[0])
                 break
             below = n
             if spent > budget:
@@ -266,11 +273,10 @@ def race(case, target, label, budget, rows):
         lo = below
         while reached and reached[0] - lo > 1 and spent <= 2 * budget:
             mid = (lo + reached[0]) // 2
-            r = run(case, tool, algo, mid, 1)
+            r, hit = attempt(mid)
             spent += r[0]
-            err = frobenius(case.X, r[1], r[2])
-            if err <= target * (1 + 1e-12):
-                reached = (mid, r[0], err)
+            if hit:
+                reached = (mid, r[0])
             else:
                 lo = mid
         row = dict(case=case.name, k=case.k, kind=f"to {label}", tool=tool, algo=algo,
