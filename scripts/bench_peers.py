@@ -18,7 +18,7 @@ outside the timed region.
    then bisects down to the fewest iterations that reach it; the time of that fit is the result.
 
     python3 scripts/bench_peers.py --setup      # venvs under target/peers (pip from PyPI)
-    python3 scripts/bench_peers.py [--k 10,50] [--repeat 5] [--quick]
+    python3 scripts/bench_peers.py [--k 10,50] [--repeat 5] [--quick] [--only docs,generated]
 
 Writes target/peers/peers.csv and peers.json and prints markdown tables. Needs ../shared/data.
 """
@@ -291,13 +291,17 @@ def race(case, target, label, budget, rows):
                   f"(> {spent:.2f} s)", flush=True)
 
 
-def cases(ks, quick, dtypes):
+def cases(ks, quick, dtypes, only):
+    """Yields the cases in order; `only` (prefixes of case names) skips the others."""
     import scipy.sparse as sp
+
+    def wanted(name):
+        return not only or any(name.startswith(p) for p in only)
 
     faces = np.load(DATA / "olivetti_faces.npy")
     if quick:
         faces = faces[:100, ::4]
-    for k in ks:
+    for k in ks if wanted("faces") else []:
         for dtype in dtypes:
             yield Case(f"faces-{dtype.replace('float', 'f')}", faces.astype(dtype), k, dtype)
     docs = sp.load_npz(DATA / "debian_docs_counts.npz").astype(np.float64).tocsr()
@@ -309,6 +313,8 @@ def cases(ks, quick, dtypes):
     # Sparse data are stored once in float64; a float32 case hands the same matrix to the tools
     # that take float32 (RcppML has none and races in float64 against them).
     for name, X in (("docs", docs), (f"generated-{n}x{m}", gen)):
+        if not wanted(name):
+            continue
         for dtype in dtypes:
             yield Case(f"{name}-{dtype.replace('float', 'f')}", X, 10 if quick else 20, dtype)
 
@@ -321,6 +327,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--budget", type=float, default=20.0, help="seconds per tool per race")
     ap.add_argument("--quick", action="store_true", help="small slices, for a smoke run")
+    ap.add_argument("--only", default="", help="comma-separated case-name prefixes to run (faces, docs, generated); default all")
     ap.add_argument("--dtypes", default="float64,float32", help="precisions of every case (sparse cases: the float64 matrix handed over in each)")
     a = ap.parse_args()
     if a.setup:
@@ -330,7 +337,8 @@ def main():
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; R: {r_status()}")
     rows = []
     t0 = time.time()
-    for case in cases([int(k) for k in a.k.split(",")], a.quick, a.dtypes.split(",")):
+    only = [p for p in a.only.split(",") if p]
+    for case in cases([int(k) for k in a.k.split(",")], a.quick, a.dtypes.split(","), only):
         print(f"{case.name} k={case.k} {case.X.shape}", flush=True)
         per_iteration(case, a.iters, a.repeat, rows)
         ref = run(case, "sklearn", "cd", 50, 1)
