@@ -38,6 +38,7 @@ pub fn l1_for_sparseness(n: usize, s: f64, l2: f64) -> f64 {
 /// each iteration) allocate nothing.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectScratch {
+    keys: Vec<u128>,
     idx: Vec<usize>,
     sorted: Vec<f64>,
     support: Vec<usize>,
@@ -48,6 +49,7 @@ impl ProjectScratch {
     /// grow once).
     pub fn new(len: usize) -> Self {
         ProjectScratch {
+            keys: Vec::with_capacity(len),
             idx: Vec::with_capacity(len),
             sorted: Vec::with_capacity(len),
             support: Vec::with_capacity(len),
@@ -126,19 +128,31 @@ pub fn project_into(
         return Ok(());
     }
     let ProjectScratch {
+        keys,
         idx,
         sorted,
         support,
     } = scratch;
-    idx.clear();
-    idx.extend(0..n);
     // Descending by value, ties by index: a total order on the (finite) entries, so the unstable
-    // sort (which, unlike `sort_by`, allocates nothing) gives the one permutation there is.
-    idx.sort_unstable_by(|&a, &b| {
-        x[b].partial_cmp(&x[a])
-            .unwrap_or(core::cmp::Ordering::Equal)
-            .then(a.cmp(&b))
-    });
+    // sort (which, unlike `sort_by`, allocates nothing) gives the one permutation there is. The
+    // order is packed into one integer per entry (high half: the value's bits, flipped so that
+    // integer order is descending value order; low half: the index) because comparing plain
+    // integers sorts several times faster than an index sort whose comparisons load x through
+    // the indices (the sort was 38 % of a pg fit on the faces).
+    keys.clear();
+    keys.extend(x.iter().enumerate().map(|(i, &v)| {
+        // + 0.0 turns -0.0 into +0.0: the two compare equal and must tie-break by index.
+        let bits = (v + 0.0).to_bits();
+        let ascending = if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        };
+        (u128::from(!ascending) << 64) | i as u128
+    }));
+    keys.sort_unstable();
+    idx.clear();
+    idx.extend(keys.iter().map(|&key| key as u64 as usize));
     sorted.clear();
     sorted.extend(idx.iter().map(|&i| x[i]));
 
@@ -261,6 +275,66 @@ mod tests {
         assert!((hoyer([3.0, 0.0, 0.0, 1.0, 0.0, 0.0]) - 0.817238).abs() < 1e-6);
         assert_eq!(hoyer([0.0, 0.0]), 0.0);
         assert_eq!(hoyer([5.0]), 0.0);
+    }
+
+    /// The packed integer keys give the permutation of the comparator they replaced (descending
+    /// value, ties by index, -0.0 equal to 0.0), on vectors full of ties, signs and zeros.
+    #[test]
+    fn packed_sort_keys_give_the_comparator_order() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pool = [
+            -2.5,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            0.25,
+            0.25,
+            1.0,
+            3.0,
+            f64::MAX,
+            -f64::MAX,
+            7.5e-12,
+        ];
+        let mut scratch = ProjectScratch::new(64);
+        let mut out = vec![0.0; 64];
+        for len in [2usize, 3, 7, 64] {
+            for _ in 0..200 {
+                let x: Vec<f64> = (0..len)
+                    .map(|_| {
+                        let r = next();
+                        if r % 3 == 0 {
+                            pool[(r >> 8) as usize % pool.len()]
+                        } else {
+                            ((r >> 11) as f64 / (1u64 << 53) as f64 - 0.3) * 10.0
+                        }
+                    })
+                    .collect();
+                let mut expect: Vec<usize> = (0..len).collect();
+                expect.sort_by(|&a, &b| {
+                    x[b].partial_cmp(&x[a])
+                        .unwrap_or(core::cmp::Ordering::Equal)
+                        .then(a.cmp(&b))
+                });
+                // A sparse target (support below the length) so that the sort is reached.
+                let l1 = 1.0 + (len as f64).sqrt() * 0.2;
+                project_into(
+                    &x,
+                    l1.min((len as f64).sqrt() * 0.99),
+                    1.0,
+                    &mut out[..len],
+                    &mut scratch,
+                )
+                .unwrap();
+                assert_eq!(scratch.idx, expect, "{x:?}");
+            }
+        }
     }
 
     #[test]
