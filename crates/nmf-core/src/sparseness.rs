@@ -136,9 +136,9 @@ pub fn project_into(
     // Descending by value, ties by index: a total order on the (finite) entries, so the unstable
     // sort (which, unlike `sort_by`, allocates nothing) gives the one permutation there is. The
     // order is packed into one integer per entry (high half: the value's bits, flipped so that
-    // integer order is descending value order; low half: the index) because comparing plain
-    // integers sorts several times faster than an index sort whose comparisons load x through
-    // the indices (the sort was 38 % of a pg fit on the faces).
+    // integer order is descending value order; low half: the index) because an index sort
+    // whose every comparison loads x through the indices was 38 % of a pg fit on the faces;
+    // with the keys the f32 k = 50 fit's iteration went from 35 to 19 ms.
     keys.clear();
     keys.extend(x.iter().enumerate().map(|(i, &v)| {
         // + 0.0 turns -0.0 into +0.0: the two compare equal and must tie-break by index.
