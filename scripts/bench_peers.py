@@ -274,6 +274,8 @@ def race(case, target, label, budget, rows):
         while reached and reached[0] - lo > 1 and spent <= 2 * budget:
             mid = (lo + reached[0]) // 2
             r, hit = attempt(mid)
+            if r is None:  # the tool failed at this count: keep what the schedule found
+                break
             spent += r[0]
             if hit:
                 reached = (mid, r[0])
@@ -304,17 +306,24 @@ def cases(ks, quick, dtypes, only):
     for k in ks if wanted("faces") else []:
         for dtype in dtypes:
             yield Case(f"faces-{dtype.replace('float', 'f')}", faces.astype(dtype), k, dtype)
-    docs = sp.load_npz(DATA / "debian_docs_counts.npz").astype(np.float64).tocsr()
-    if quick:
-        docs = docs[:400]
+    def docs():
+        X = sp.load_npz(DATA / "debian_docs_counts.npz").astype(np.float64).tocsr()
+        return X[:400] if quick else X
+
     n, m = (10_000, 2_000) if quick else (100_000, 20_000)
-    gen = sp.random(n, m, density=0.001, format="csr", random_state=0, dtype=np.float64)
-    gen.data = np.ceil(gen.data * 5)
+
+    def generated():
+        X = sp.random(n, m, density=0.001, format="csr", random_state=0, dtype=np.float64)
+        X.data = np.ceil(X.data * 5)
+        return X
+
     # Sparse data are stored once in float64; a float32 case hands the same matrix to the tools
-    # that take float32 (RcppML has none and races in float64 against them).
-    for name, X in (("docs", docs), (f"generated-{n}x{m}", gen)):
+    # that take float32 (RcppML has none and races in float64 against them). A case left out by
+    # --only is never loaded or generated.
+    for name, make in (("docs", docs), (f"generated-{n}x{m}", generated)):
         if not wanted(name):
             continue
+        X = make()
         for dtype in dtypes:
             yield Case(f"{name}-{dtype.replace('float', 'f')}", X, 10 if quick else 20, dtype)
 
