@@ -131,6 +131,17 @@ fn faces_bit_identical_across_thread_counts() {
                 .tol(0.0),
         ),
         (
+            // Both sides constrained: the projections of H's rows and W's columns run on
+            // several threads at this size.
+            "pg W and H",
+            Nmf::params(10)
+                .solver(SolverKind::ProjectedGradient)
+                .h_sparseness(0.6)
+                .w_sparseness(0.4)
+                .max_iter(3)
+                .tol(0.0),
+        ),
+        (
             "opnmf",
             Nmf::params(10)
                 .solver(SolverKind::Opnmf)

@@ -16,6 +16,7 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::kernels::matmul;
 use nmf_core::loss::LossScratch;
+use nmf_core::partition::{Cols, run_groups};
 use nmf_core::sparseness::{ProjectScratch, l1_for_sparseness, project_into};
 use nmf_core::{CoreError, Data, DataRef, Float, Penalties};
 
@@ -50,6 +51,8 @@ struct ProjectBuf {
     vec: Vec<f64>,
     out: Vec<f64>,
     scratch: ProjectScratch,
+    /// The error of this buffer's group when the projections ran in parallel.
+    err: Option<CoreError>,
 }
 
 impl ProjectBuf {
@@ -58,6 +61,7 @@ impl ProjectBuf {
             vec: vec![0.0; len],
             out: vec![0.0; len],
             scratch: ProjectScratch::new(len),
+            err: None,
         }
     }
 
@@ -87,24 +91,75 @@ fn half_sq(
     (0.5 * (x_sqnorm - 2.0 * frob_inner(cross, f) + frob_inner(gram, f_gram))).max(0.0)
 }
 
-/// Projects every column of `a` (sparseness `s`, L2 norm `l2` or the column's own).
-fn project_cols(
-    a: &mut Mat<f64>,
-    s: f64,
-    l2: Option<f64>,
-    buf: &mut ProjectBuf,
-) -> Result<(), CoreError> {
-    project_columns_of(a.as_mut(), s, l2, buf)
+/// Vectors times their length below which the projections of a factor run on one thread: a
+/// rayon round trip costs more than projecting a few short vectors.
+const PROJECT_PAR_MIN_ENTRIES: usize = 32_768;
+
+/// The sparseness projections of the k rows or columns of a factor, one [`ProjectBuf`] per
+/// thread. Each vector is projected on its own, so which thread takes it cannot change a bit;
+/// the groups are fixed when the projector is built, so projecting allocates nothing.
+struct Projector {
+    bufs: Vec<ProjectBuf>,
+    /// Group boundaries over the k vectors, one group per buffer.
+    bounds: Vec<usize>,
 }
 
-/// Projects every row of `a`: the columns of its transposed view.
-fn project_rows(
-    a: &mut Mat<f64>,
-    s: f64,
-    l2: Option<f64>,
-    buf: &mut ProjectBuf,
-) -> Result<(), CoreError> {
-    project_columns_of(a.as_mut().transpose_mut(), s, l2, buf)
+impl Projector {
+    /// Buffers for vectors up to `len` long, for `k` of them at a time on up to `threads`.
+    fn new(len: usize, k: usize, threads: usize) -> Self {
+        let parallel = threads > 1 && k > 1 && k.saturating_mul(len) >= PROJECT_PAR_MIN_ENTRIES;
+        let groups = if parallel { threads.min(k) } else { 1 };
+        Projector {
+            bufs: (0..groups).map(|_| ProjectBuf::new(len)).collect(),
+            bounds: (0..=groups).map(|g| g * k / groups).collect(),
+        }
+    }
+
+    /// Projects every column of `a` (sparseness `s`, L2 norm `l2` or the column's own).
+    fn cols(
+        &mut self,
+        a: &mut Mat<f64>,
+        s: f64,
+        l2: Option<f64>,
+        par: Par,
+    ) -> Result<(), CoreError> {
+        self.columns_of(a.as_mut(), s, l2, par)
+    }
+
+    /// Projects every row of `a`: the columns of its transposed view.
+    fn rows(
+        &mut self,
+        a: &mut Mat<f64>,
+        s: f64,
+        l2: Option<f64>,
+        par: Par,
+    ) -> Result<(), CoreError> {
+        self.columns_of(a.as_mut().transpose_mut(), s, l2, par)
+    }
+
+    fn columns_of(
+        &mut self,
+        a: faer::MatMut<'_, f64>,
+        s: f64,
+        l2: Option<f64>,
+        par: Par,
+    ) -> Result<(), CoreError> {
+        if par.degree() <= 1
+            || self.bufs.len() == 1
+            || *self.bounds.last().unwrap_or(&0) != a.ncols()
+        {
+            return project_columns_of(a, s, l2, &mut self.bufs[0]);
+        }
+        let work = |part: Cols<'_, f64>, buf: &mut ProjectBuf, _: core::ops::Range<usize>| {
+            buf.err = project_columns_of(part.0, s, l2, buf).err();
+        };
+        run_groups(Cols(a), &self.bounds, &mut self.bufs, &work);
+        // The first group's error, as the sequential loop would have met it first.
+        match self.bufs.iter_mut().find_map(|b| b.err.take()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The projection of each column of a view, copied through `buf` in index order.
@@ -175,11 +230,11 @@ struct HoyerWork {
     trial_h: Mat<f64>,
     /// The Gram of a trial point (k x k), for its objective.
     trial_gram: Mat<f64>,
-    proj: ProjectBuf,
+    proj: Projector,
 }
 
 impl HoyerWork {
-    fn new(n: usize, m: usize, k: usize) -> Self {
+    fn new(n: usize, m: usize, k: usize, threads: usize) -> Self {
         HoyerWork {
             hht: Mat::zeros(k, k),
             xht: Mat::zeros(n, k),
@@ -190,7 +245,7 @@ impl HoyerWork {
             trial_w: Mat::zeros(n, k),
             trial_h: Mat::zeros(k, m),
             trial_gram: Mat::zeros(k, k),
-            proj: ProjectBuf::new(n.max(m)),
+            proj: Projector::new(n.max(m), k, threads),
         }
     }
 }
@@ -219,9 +274,10 @@ impl Hoyer {
         mut h: Mat<f64>,
         w_sparseness: Option<f64>,
         h_sparseness: Option<f64>,
+        par: Par,
     ) -> Result<Self, CoreError> {
         let (n, k) = w.shape();
-        let mut ws = HoyerWork::new(n, h.ncols(), k);
+        let mut ws = HoyerWork::new(n, h.ncols(), k, par.degree());
         for c in 0..k {
             let nrm = w.col(c).norm_l2();
             if nrm > 0.0 {
@@ -229,10 +285,10 @@ impl Hoyer {
             }
         }
         if let Some(s) = h_sparseness {
-            project_rows(&mut h, s, Some(1.0), &mut ws.proj)?;
+            ws.proj.rows(&mut h, s, Some(1.0), par)?;
         }
         if let Some(s) = w_sparseness {
-            project_cols(&mut w, s, Some(1.0), &mut ws.proj)?;
+            ws.proj.cols(&mut w, s, Some(1.0), par)?;
         }
         let x_sqnorm = xs.squared_norm();
         let f = nmf_core::loss::frobenius_direct(xs, w.as_ref(), h.as_ref(), Par::Seq)?;
@@ -276,7 +332,7 @@ impl Hoyer {
                     half_sq(x_sqnorm, xht.as_ref(), t, hht.as_ref(), gram.as_ref())
                 };
                 let proj = &mut ws.proj;
-                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0), proj);
+                let project = |t: &mut Mat<f64>| proj.cols(t, s, Some(1.0), par);
                 let (w, trial) = (&mut self.w, &mut ws.trial_w);
                 match projected_step(
                     w,
@@ -335,7 +391,7 @@ impl Hoyer {
                 let f0 = f_of(self.h.as_ref());
                 // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
                 let proj = &mut ws.proj;
-                let project = |t: &mut Mat<f64>| project_rows(t, s, None, proj);
+                let project = |t: &mut Mat<f64>| proj.rows(t, s, None, par);
                 let (h, trial) = (&mut self.h, &mut ws.trial_h);
                 match projected_step(h, &ws.g_h, trial, &mut self.mu_h, f0, project, f_of)? {
                     Some(f) => {
@@ -394,13 +450,13 @@ fn transform_hoyer<T: Float>(
         Mat::<f64>::zeros(n, k),
         Mat::<f64>::zeros(n, k),
     );
-    let mut proj = ProjectBuf::new(n);
+    let mut proj = Projector::new(n, k, par.degree());
     let mut f = |w: MatRef<'_, f64>| {
         gram_cols_to(&mut gram, w);
         half_sq(x_sqnorm, xht.as_ref(), w, hht.as_ref(), gram.as_ref())
     };
     if let Some(s) = w_sparseness {
-        project_cols(&mut w, s, Some(1.0), &mut proj)?;
+        proj.cols(&mut w, s, Some(1.0), par)?;
     }
     let mut fw = f(w.as_ref());
     let mut mu = 1.0f64;
@@ -418,7 +474,7 @@ fn transform_hoyer<T: Float>(
             Some(s) => {
                 zip!(g.as_mut(), den.as_ref(), xht.as_ref())
                     .for_each(|unzip!(gv, d, c)| *gv = *d - *c);
-                let project = |t: &mut Mat<f64>| project_cols(t, s, Some(1.0), &mut proj);
+                let project = |t: &mut Mat<f64>| proj.cols(t, s, Some(1.0), par);
                 match projected_step(&w, &g, &mut trial, &mut mu, fw, project, &mut f)? {
                     Some(fnext) => {
                         core::mem::swap(&mut w, &mut trial);
@@ -767,6 +823,7 @@ impl<T: Float> Solver<T> for HoyerSolver<T> {
             f64_of(&h),
             c.w_sparseness,
             c.h_sparseness,
+            pb.par(),
         )?;
         Ok(HoyerSolver {
             before: st.f,
