@@ -5,6 +5,7 @@
 //! nearest to x (Euclidean), which is how a sparseness level is imposed exactly; [`project_into`] does
 //! the same into caller-owned memory, for solvers that project inside their iteration loop.
 
+use crate::Float;
 use crate::error::CoreError;
 
 /// Hoyer sparseness of `x` by magnitude, in [0, 1].
@@ -168,6 +169,8 @@ fn project_by_selection(
     let (mut a, mut mean_a, mut m2_a) = (0usize, 0.0f64, 0.0f64);
     // The largest entry known to be outside the support and the smallest known to be in it.
     let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
+    // max(x): the first round sees every entry.
+    let mut top = f64::NEG_INFINITY;
     // Median-of-three pivots halve the candidates in expectation (about 2·log2 N rounds); a
     // sequence far longer than that is left to the sort rather than risking quadratic time.
     let mut rounds_left = 16 + 4 * (usize::BITS - x.len().leading_zeros()) as usize;
@@ -179,15 +182,8 @@ fn project_by_selection(
         let len = cand.len();
         let p = median_of_three(cand[0], cand[len / 2], cand[len - 1]);
         // r(p) over {x > p} (entries equal to p add zero to both sums).
-        let (mut g, mut sd, mut sd2) = (0usize, 0.0f64, 0.0f64);
-        for &c in cand.iter() {
-            if c >= p {
-                let d = c - p;
-                g += 1;
-                sd += d;
-                sd2 += d * d;
-            }
-        }
+        let (g, sd, sd2, cand_top) = above(cand, p);
+        top = top.max(cand_top);
         let af = a as f64;
         let da = mean_a - p;
         let l1 = af * da + sd;
@@ -203,31 +199,22 @@ fn project_by_selection(
             mean_a += delta * gf / tot;
             a += g;
             hi = p;
-            cand.retain(|&c| c < p);
+            keep_where(cand, |c| c < p);
         } else {
             // r(p) > ρ: θ > p, so no entry ≤ p is.
             lo = p;
-            cand.retain(|&c| c > p);
+            keep_where(cand, |c| c > p);
         }
     }
     let s = a as f64;
     // A support of equal entries is the tied top group (r is √p below it, 0 at it): the
     // closed form has no room there (θ would be the top itself, and the rounding of a mean of
     // equal values can hide that), and the sorted scan's tie handling decides.
-    if a == 0 || s <= rho2 || hi == x_top(x) {
+    if a == 0 || s <= rho2 || hi == top {
         return false;
     }
-    let (mut sum, mut top) = (0.0f64, f64::NEG_INFINITY);
-    for &v in x.iter().filter(|&&v| v >= hi) {
-        sum += v;
-        top = top.max(v);
-    }
-    let mean = sum / s;
-    let q: f64 = x
-        .iter()
-        .filter(|&&v| v >= hi)
-        .map(|&v| (v - mean) * (v - mean))
-        .sum();
+    let mean = masked_sum(x, hi, 0.0, false) / s;
+    let q = masked_sum(x, hi, mean, true);
     let theta = mean - rho * (q / (s * (s - rho2))).sqrt();
     let violation = if theta < lo {
         lo - theta
@@ -246,8 +233,69 @@ fn project_by_selection(
     true
 }
 
-fn x_top(x: &[f64]) -> f64 {
-    x.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+crate::multiversion! {
+    /// The count, `Σ(c − p)` and `Σ(c − p)²` over the entries `c ≥ p` of `v`, and `max(v)`.
+    /// Eight accumulators, combined in a fixed order (the same bits on every CPU): one chain of
+    /// dependent additions would bound the loop by the adder's latency. Selects, not branches:
+    /// which side an entry falls on is a coin toss for the branch predictor.
+    fn above<T: Float>(v: &[T], p: f64) -> (usize, f64, f64, f64) {
+        let (mut g, mut sd, mut sd2) = ([0u64; 8], [0.0f64; 8], [0.0f64; 8]);
+        let mut top = [f64::NEG_INFINITY; 8];
+        let mut chunks = v.chunks_exact(8);
+        let mut lane = |l: usize, c: f64| {
+            let inside = c >= p;
+            let d = if inside { c - p } else { 0.0 };
+            g[l] += u64::from(inside);
+            sd[l] += d;
+            sd2[l] += d * d;
+            top[l] = if c > top[l] { c } else { top[l] };
+        };
+        for ch in &mut chunks {
+            for (l, c) in ch.iter().enumerate() {
+                lane(l, c.to_f64());
+            }
+        }
+        for (l, c) in chunks.remainder().iter().enumerate() {
+            lane(l, c.to_f64());
+        }
+        let fold = |a: [f64; 8]| ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        let top = top.iter().fold(f64::NEG_INFINITY, |m, &t| m.max(t));
+        (g.iter().sum::<u64>() as usize, fold(sd), fold(sd2), top)
+    }
+}
+
+crate::multiversion! {
+    /// `Σ c` (`square` false) or `Σ (c − mean)²` (true) over the entries `c ≥ hi` of `v`, in
+    /// eight lanes combined in a fixed order.
+    fn masked_sum<T: Float>(v: &[T], hi: f64, mean: f64, square: bool) -> f64 {
+        let mut acc = [0.0f64; 8];
+        let mut chunks = v.chunks_exact(8);
+        let term = |c: f64| {
+            let t = if square { (c - mean) * (c - mean) } else { c };
+            if c >= hi { t } else { 0.0 }
+        };
+        for ch in &mut chunks {
+            for (a, c) in acc.iter_mut().zip(ch) {
+                *a += term(c.to_f64());
+            }
+        }
+        for (a, c) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += term(c.to_f64());
+        }
+        ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    }
+}
+
+/// Keeps the entries of `v` that satisfy `keep`, in order: every entry is written and the end
+/// advances only past the kept ones, so there is no branch to mispredict.
+fn keep_where(v: &mut Vec<f64>, keep: impl Fn(f64) -> bool) {
+    let mut end = 0;
+    for i in 0..v.len() {
+        let c = v[i];
+        v[end] = c;
+        end += usize::from(keep(c));
+    }
+    v.truncate(end);
 }
 
 fn median_of_three(a: f64, b: f64, c: f64) -> f64 {
@@ -635,6 +683,31 @@ mod tests {
             taken * 100 >= total * 99,
             "selection taken {taken} of {total}"
         );
+    }
+
+    /// The lane-split sums agree with plain loops, for lengths with and without a remainder
+    /// of the eight lanes (including the empty vector).
+    #[test]
+    fn lane_sums_agree_with_plain_loops() {
+        for len in 0..40usize {
+            let x: Vec<f64> = (0..len)
+                .map(|i| ((i * 37 % 11) as f64 - 3.0) * 0.3)
+                .collect();
+            for p in [-1.0, 0.0, 0.45, 10.0] {
+                let inside: Vec<f64> = x.iter().copied().filter(|&c| c >= p).collect();
+                let (g, sd, sd2, top) = above(&x, p);
+                assert_eq!(g, inside.len());
+                assert!((sd - inside.iter().map(|c| c - p).sum::<f64>()).abs() <= 1e-12);
+                assert!(
+                    (sd2 - inside.iter().map(|c| (c - p) * (c - p)).sum::<f64>()).abs() <= 1e-12
+                );
+                assert_eq!(top, x.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+                let sum: f64 = inside.iter().sum();
+                assert!((masked_sum(&x, p, 0.0, false) - sum).abs() <= 1e-12);
+                let q: f64 = inside.iter().map(|c| (c - 0.7) * (c - 0.7)).sum();
+                assert!((masked_sum(&x, p, 0.7, true) - q).abs() <= 1e-12);
+            }
+        }
     }
 
     /// Regression: a row of nndsvda's start on the faces, constant (its fill value) on more
