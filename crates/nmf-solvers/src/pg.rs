@@ -33,16 +33,20 @@ fn frob_inner<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>) -> f64 {
     nmf_core::kernels::frobenius_inner(a, b).unwrap_or(f64::NAN)
 }
 
-/// `dst = aᵀa` (nmf-core's kernel, one thread: k x k products are small).
-fn gram_cols_to<T: Float>(dst: &mut Mat<T>, a: MatRef<'_, T>) {
+/// `dst = aᵀa` (nmf-core's kernel; on several threads from the k where that pays,
+/// `partition::gram_par`: a trial point's Gram is k²·m multiply-adds, as many as `WᵀX` at
+/// k = n).
+fn gram_cols_to<T: Float>(dst: &mut Mat<T>, a: MatRef<'_, T>, par: Par) {
     // Every destination is sized k x k from the factor it is the Gram of, so the shape check
     // cannot fail.
-    let _ = nmf_core::kernels::gram_cols_into(dst.as_mut(), a, Par::Seq);
+    let par = nmf_core::partition::gram_par(par, a.ncols());
+    let _ = nmf_core::kernels::gram_cols_into(dst.as_mut(), a, par);
 }
 
 /// `dst = a·aᵀ`.
-fn gram_rows_to<T: Float>(dst: &mut Mat<T>, a: MatRef<'_, T>) {
-    let _ = nmf_core::kernels::gram_rows_into(dst.as_mut(), a, Par::Seq);
+fn gram_rows_to<T: Float>(dst: &mut Mat<T>, a: MatRef<'_, T>, par: Par) {
+    let par = nmf_core::partition::gram_par(par, a.nrows());
+    let _ = nmf_core::kernels::gram_rows_into(dst.as_mut(), a, par);
 }
 
 /// Buffers for projecting the rows or columns of a factor one vector at a time: the vector,
@@ -313,7 +317,7 @@ impl Hoyer {
         let x_sqnorm = self.x_sqnorm;
         let ws = &mut self.ws;
         // --- W (Hoyer's H), H fixed: XHᵀ and HHᵀ give every trial objective. ---
-        gram_rows_to(&mut ws.hht, self.h.as_ref());
+        gram_rows_to(&mut ws.hht, self.h.as_ref(), par);
         xs.mul_into(ws.xht.as_mut(), self.h.transpose(), par)?;
         match self.w_sparseness {
             Some(s) => {
@@ -328,7 +332,7 @@ impl Hoyer {
                 zip!(ws.g_w.as_mut(), ws.xht.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
                 let (xht, hht, gram) = (&ws.xht, &ws.hht, &mut ws.trial_gram);
                 let objective = |t: MatRef<'_, f64>| {
-                    gram_cols_to(gram, t);
+                    gram_cols_to(gram, t, par);
                     half_sq(x_sqnorm, xht.as_ref(), t, hht.as_ref(), gram.as_ref())
                 };
                 let proj = &mut ws.proj;
@@ -370,11 +374,11 @@ impl Hoyer {
             }
         }
         // --- H (Hoyer's W), W fixed: WᵀX and WᵀW give every trial objective. ---
-        gram_cols_to(&mut ws.wtw, self.w.as_ref());
+        gram_cols_to(&mut ws.wtw, self.w.as_ref(), par);
         xs.lhs_t_mul_into(ws.wtx.as_mut(), self.w.as_ref(), par)?;
         let (wtx, wtw, gram) = (&ws.wtx, &ws.wtw, &mut ws.trial_gram);
         let mut f_of = |h: MatRef<'_, f64>| {
-            gram_rows_to(gram, h);
+            gram_rows_to(gram, h, par);
             half_sq(x_sqnorm, wtx.as_ref(), h, wtw.as_ref(), gram.as_ref())
         };
         match self.h_sparseness {
@@ -441,7 +445,7 @@ fn transform_hoyer<T: Float>(
     let mean = x.sum() / (n as f64 * m as f64);
     let mut w = Mat::<f64>::from_fn(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
     let mut hht = Mat::<f64>::zeros(k, k);
-    gram_rows_to(&mut hht, h.as_ref());
+    gram_rows_to(&mut hht, h.as_ref(), par);
     let mut xht = Mat::<f64>::zeros(n, k);
     x.mul_into(xht.as_mut(), h.transpose(), par)?;
     let (mut gram, mut den, mut g, mut trial) = (
@@ -452,7 +456,7 @@ fn transform_hoyer<T: Float>(
     );
     let mut proj = Projector::new(n, k, par.degree());
     let mut f = |w: MatRef<'_, f64>| {
-        gram_cols_to(&mut gram, w);
+        gram_cols_to(&mut gram, w, par);
         half_sq(x_sqnorm, xht.as_ref(), w, hht.as_ref(), gram.as_ref())
     };
     if let Some(s) = w_sparseness {
@@ -697,7 +701,7 @@ impl<T: Float> Legacy<T> {
             loss: LossScratch::new(n, m, k, par),
         };
         // The initial gradients W·HHᵀ − XHᵀ and WᵀW·H − WᵀX (once, so allocated here).
-        gram_rows_to(&mut ws.g, h.as_ref());
+        gram_rows_to(&mut ws.g, h.as_ref(), par);
         let mut grad_w = Mat::<T>::zeros(n, k);
         matmul(
             grad_w.as_mut(),
@@ -710,7 +714,7 @@ impl<T: Float> Legacy<T> {
         let mut xht = Mat::<T>::zeros(n, k);
         x.mul_into(xht.as_mut(), h.transpose(), par)?;
         grad_w -= &xht;
-        gram_cols_to(&mut ws.g, w.as_ref());
+        gram_cols_to(&mut ws.g, w.as_ref(), par);
         let mut grad_h = Mat::<T>::zeros(k, m);
         matmul(
             grad_h.as_mut(),
@@ -752,7 +756,7 @@ impl<T: Float> Legacy<T> {
     fn legacy_step(&mut self, x: DataRef<'_, T>, par: Par) -> Result<(), CoreError> {
         let ws = &mut self.ws;
         // W-step: the transposed problem Xᵀ ≈ HᵀWᵀ.
-        gram_rows_to(&mut ws.g, self.h.as_ref());
+        gram_rows_to(&mut ws.g, self.h.as_ref(), par);
         let data = self.sparseness == LegacySparseness::Data;
         augment(&mut ws.g, self.sparseness, self.beta, self.eta, data);
         x.lhs_mul_t_into(ws.b_w.as_mut(), self.h.as_ref(), par)?;
@@ -772,7 +776,7 @@ impl<T: Float> Legacy<T> {
             self.tol_w *= 0.1;
         }
         // H-step.
-        gram_cols_to(&mut ws.g, self.w.as_ref());
+        gram_cols_to(&mut ws.g, self.w.as_ref(), par);
         let components = self.sparseness == LegacySparseness::Components;
         augment(&mut ws.g, self.sparseness, self.beta, self.eta, components);
         x.lhs_t_mul_into(ws.b_h.as_mut(), self.w.as_ref(), par)?;
@@ -975,7 +979,7 @@ impl<T: Float> Solver<T> for Legacy<T> {
         let (_, _, _, nls_max_iter) = legacy_params(c);
         let (n, k) = (x.nrows(), h.nrows());
         let mut g = Mat::<T>::zeros(k, k);
-        gram_rows_to(&mut g, h);
+        gram_rows_to(&mut g, h, c.par);
         let mut b = Mat::<T>::zeros(k, n);
         x.lhs_mul_t_into(b.as_mut(), h, c.par)?;
         let mut wt = Mat::<T>::zeros(k, n);
