@@ -56,7 +56,8 @@ impl<'a, T> From<&'a Mat<T>> for DataRef<'a, T> {
     }
 }
 
-/// An owned data matrix of some kind (what [`DataRef::to_f64_scaled`] returns).
+/// An owned data matrix of some kind (what [`DataRef::to_scaled`] and
+/// [`DataRef::to_f64_scaled`] return).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Data<T> {
@@ -335,6 +336,19 @@ impl<'a, T: Float> DataRef<'a, T> {
             DataRef::Sparse(x) => x.mu_tile(r0, c0, wh, fx, beta),
         }
         Ok(())
+    }
+
+    /// X divided by `scale`, in its own precision (each entry rounded once from the exact
+    /// quotient), for solvers that rescale the data (Hoyer's works on `X / max(X)`).
+    pub fn to_scaled(&self, scale: f64) -> Data<T> {
+        match self {
+            DataRef::Dense(x) => Data::Dense(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+                T::from_f64(x[(i, j)].to_f64() / scale)
+            })),
+            DataRef::Sparse(x) => {
+                Data::Sparse(x.mat().map_values(|v| T::from_f64(v.to_f64() / scale)))
+            }
+        }
     }
 
     /// X converted to f64 and divided by `scale` (for solvers that iterate in f64, e.g. Hoyer's).
