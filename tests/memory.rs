@@ -32,6 +32,12 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// Number of allocations (and reallocations) so far.
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Allocations made on this thread: a one-thread fit's own count, which other threads of
+    /// the process (rayon's idle workers tidying their queues, say) cannot disturb.
+    static MINE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 // SAFETY: forwards every call to the system allocator unchanged; only counts bytes.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
@@ -39,6 +45,7 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(layout) };
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        MINE.with(|c| c.set(c.get() + 1));
         if !p.is_null() {
             let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
@@ -129,11 +136,18 @@ fn sparse_peak_within_twice_the_stored_data() {
 }
 
 /// Allocations between the end of iteration 1 and the end of the last iteration.
+/// Allocations between the first and the last iteration's callback: counted on every thread
+/// for a parallel fit, on the calling thread (where all of its work runs) for a sequential one.
 fn allocations_in_iterations(params: &NmfParams<f32>, x: &Mat<f32>) -> usize {
     let (mut first, mut last) = (None, 0);
+    let one_thread = params.clone().check().unwrap().par() == Par::Seq;
     let model = params
         .fit_with(x.as_ref(), &mut |info| {
-            let now = ALLOCS.load(Ordering::Relaxed);
+            let now = if one_thread {
+                MINE.with(std::cell::Cell::get)
+            } else {
+                ALLOCS.load(Ordering::Relaxed)
+            };
             if info.iter == 1 {
                 first = Some(now);
             }
