@@ -156,6 +156,79 @@ fn faces_basis_sparseness_is_dialled_in() {
     codes.for_each(|&v| assert!(v >= 0.0 && v.is_finite()));
 }
 
+/// f32 data: pg's products with X run in f32 while the iterate stays f64. Both sides
+/// constrained, 150 iterations from the same start: every step search still finds its step
+/// (no early stop at the step floor), the sparseness is met, and the error lands where the
+/// f64 fit's does.
+#[test]
+fn faces_pg_in_f32_follows_the_f64_fit() {
+    let Some(path) = common::olivetti_path() else {
+        return;
+    };
+    let x: Mat<f32> = nmf::io::read_npy(&path).unwrap();
+    let x64 = x.as_ref().map(|&v| f64::from(v));
+    let k = 20;
+    let start = nmf::init::initialize(
+        x64.as_ref(),
+        k,
+        &Init::NndsvdA,
+        0,
+        Compat::Sklearn,
+        Par::Seq,
+    )
+    .unwrap();
+    let (w0, h0) = (start.w, start.h);
+    let start_err = (&x64 - &w0 * &h0).norm_l2();
+    fn fit<T: nmf::Float>(k: usize, init: Init<T>) -> nmf::NmfParams<T> {
+        Nmf::params(k)
+            .solver(SolverKind::ProjectedGradient)
+            .h_sparseness(0.6)
+            .w_sparseness(0.3)
+            .init(init)
+            .tol(0.0)
+            .max_iter(150)
+    }
+    let fit64 = fit(
+        k,
+        Init::Custom {
+            w: w0.clone(),
+            h: h0.clone(),
+        },
+    )
+    .fit(x64.as_ref())
+    .unwrap();
+    let to32 = |a: &Mat<f64>| a.as_ref().map(|&v| v as f32);
+    let fit32 = fit(
+        k,
+        Init::Custom {
+            w: to32(&w0),
+            h: to32(&h0),
+        },
+    )
+    .fit(x.as_ref())
+    .unwrap();
+    let (r32, r64) = (fit32.report(), fit64.report());
+    assert_eq!(r32.n_iter, 150, "f32 stopped early: {:?}", r32.stop_reason);
+    assert_eq!(r64.n_iter, 150, "f64 stopped early: {:?}", r64.stop_reason);
+    for r in 0..k {
+        let s = hoyer(fit32.h().row(r).iter().map(|&v| f64::from(v)));
+        assert!((s - 0.6).abs() <= 1e-5, "f32 component {r}: sparseness {s}");
+    }
+    let (e32, e64) = (r32.reconstruction_err, r64.reconstruction_err);
+    eprintln!(
+        "x {}, start {start_err}, f64 {e64}, f32 {e32}",
+        x64.norm_l2()
+    );
+    assert!(
+        e64 < 0.9 * start_err,
+        "f64 fit barely moved: {start_err} -> {e64}"
+    );
+    assert!(
+        (e32 - e64).abs() <= 1e-3 * e64,
+        "f32 error {e32} vs f64 error {e64}"
+    );
+}
+
 /// scikit-learn 0.15's random init: unscaled |N(0, 1)|, W drawn before H.
 fn legacy_random(n: usize, m: usize, k: usize, seed: u32) -> (Mat<f64>, Mat<f64>) {
     let mut r = RandomState::new(seed);

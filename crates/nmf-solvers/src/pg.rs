@@ -10,8 +10,6 @@
 //! points, the NNLS trials, the sparseness projection's row buffers), so an iteration of the fit
 //! allocates nothing (`tests/memory.rs`); a transform sizes its own buffers once per call.
 
-use core::marker::PhantomData;
-
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::kernels::matmul;
@@ -220,7 +218,12 @@ fn projected_step(
 
 /// The buffers of one Hoyer iteration, sized when the solver is built (n x k and k x m
 /// factors), so that `step` allocates nothing.
-struct HoyerWork {
+struct HoyerWork<T> {
+    /// The factor multiplying X and the product, in the data's precision (see [`cross`]).
+    h_t: Mat<T>,
+    w_t: Mat<T>,
+    xht_t: Mat<T>,
+    wtx_t: Mat<T>,
     /// HHᵀ and XHᵀ (the W side's fixed products), WᵀW and WᵀX (the H side's).
     hht: Mat<f64>,
     xht: Mat<f64>,
@@ -234,12 +237,20 @@ struct HoyerWork {
     trial_h: Mat<f64>,
     /// The Gram of a trial point (k x k), for its objective.
     trial_gram: Mat<f64>,
+    /// Whether `hht` and `wtw` are the Grams of the current H and W (`hht` to rounding after
+    /// a rescaling of H's rows).
+    hht_fresh: bool,
+    wtw_fresh: bool,
     proj: Projector,
 }
 
-impl HoyerWork {
+impl<T: Float> HoyerWork<T> {
     fn new(n: usize, m: usize, k: usize, threads: usize) -> Self {
         HoyerWork {
+            h_t: Mat::zeros(k, m),
+            w_t: Mat::zeros(n, k),
+            xht_t: Mat::zeros(n, k),
+            wtx_t: Mat::zeros(k, m),
             hht: Mat::zeros(k, k),
             xht: Mat::zeros(n, k),
             wtw: Mat::zeros(k, k),
@@ -249,15 +260,43 @@ impl HoyerWork {
             trial_w: Mat::zeros(n, k),
             trial_h: Mat::zeros(k, m),
             trial_gram: Mat::zeros(k, k),
+            hht_fresh: false,
+            wtw_fresh: false,
             proj: Projector::new(n.max(m), k, threads),
         }
     }
 }
 
-/// State of Hoyer's `nmfsc` on the internally rescaled data `X / max(X)`. Runs in f64 whatever
-/// the data's precision, so that accepting a step ("the objective did not go up") is decided on
-/// exact-enough values; the objective is evaluated from Gram products, O((n + m)k²) per trial.
-struct Hoyer {
+/// `dst = X·Fᵀ` (`rows`, F = H) or `Fᵀ·X` (F = W), computed in the data's precision
+/// and widened: the iterate is f64, and for f32 data these two products (2·n·m·k of an
+/// iteration's multiply-adds) then run at the f32 rate. Their rounding (that of an f32 solver's
+/// gradient) is harmless to the step search, which compares trial points only against the
+/// current point evaluated with the same product, so the error enters a comparison scaled by
+/// the step taken, not by the objective.
+fn cross<T: Float>(
+    x: DataRef<'_, T>,
+    f: MatRef<'_, f64>,
+    f_t: &mut Mat<T>,
+    out_t: &mut Mat<T>,
+    dst: &mut Mat<f64>,
+    rows: bool,
+    par: Par,
+) -> Result<(), CoreError> {
+    zip!(f_t.as_mut(), f).for_each(|unzip!(a, b)| *a = T::from_f64(*b));
+    if rows {
+        x.mul_into(out_t.as_mut(), f_t.transpose(), par)?;
+    } else {
+        x.lhs_t_mul_into(out_t.as_mut(), f_t.as_ref(), par)?;
+    }
+    zip!(dst.as_mut(), out_t.as_ref()).for_each(|unzip!(d, v)| *d = v.to_f64());
+    Ok(())
+}
+
+/// State of Hoyer's `nmfsc` on the internally rescaled data `X / max(X)`. The iterate is f64
+/// whatever the data's precision, so that accepting a step ("the objective did not go up") is
+/// decided on exact-enough Gram products; only the products with X run in the data's precision
+/// ([`cross`]). The objective is evaluated from Gram products, O((n + m)k²) per trial.
+struct Hoyer<T> {
     w: Mat<f64>,
     h: Mat<f64>,
     w_sparseness: Option<f64>,
@@ -267,13 +306,13 @@ struct Hoyer {
     /// ½‖X/c − WH‖² after the last iteration.
     f: f64,
     x_sqnorm: f64,
-    ws: HoyerWork,
+    ws: HoyerWork<T>,
 }
 
-impl Hoyer {
+impl<T: Float> Hoyer<T> {
     /// Hoyer's set-up: columns of W to unit L2 norm (his rows of H), then the initial projections.
     fn new(
-        xs: DataRef<'_, f64>,
+        xs: DataRef<'_, T>,
         mut w: Mat<f64>,
         mut h: Mat<f64>,
         w_sparseness: Option<f64>,
@@ -295,7 +334,14 @@ impl Hoyer {
             ws.proj.cols(&mut w, s, Some(1.0), par)?;
         }
         let x_sqnorm = xs.squared_norm();
-        let f = nmf_core::loss::frobenius_direct(xs, w.as_ref(), h.as_ref(), Par::Seq)?;
+        // The objective at the start, from the factors in the data's precision (an f64 copy
+        // of f32 data would double its memory for this one evaluation); it is only the
+        // "before" of the first convergence test, every step search evaluates its own.
+        let (w_t, h_t) = (
+            w.as_ref().map(|&v| T::from_f64(v)),
+            h.as_ref().map(|&v| T::from_f64(v)),
+        );
+        let f = nmf_core::loss::frobenius_direct(xs, w_t.as_ref(), h_t.as_ref(), Par::Seq)?;
         Ok(Hoyer {
             w,
             h,
@@ -311,14 +357,23 @@ impl Hoyer {
 
     /// One nmfsc iteration (W side first, as Hoyer's code updates his H first). Returns false
     /// when a step size fell below the floor (no acceptable step: converged).
-    fn step(&mut self, xs: DataRef<'_, f64>, par: Par) -> Result<bool, CoreError> {
+    ///
+    /// A Gram is computed once per factor value: an accepted trial's Gram (its objective
+    /// needed it) becomes the factor's, and the current point's objective reuses it. At k = m/20
+    /// these k²·m products are as large as `WᵀX`, and the same function on the same factor
+    /// gives the same bits, so reuse changes nothing but the time.
+    fn step(&mut self, xs: DataRef<'_, T>, par: Par) -> Result<bool, CoreError> {
         let k = self.w.ncols();
         let eps = 1e-9;
         let x_sqnorm = self.x_sqnorm;
         let ws = &mut self.ws;
         // --- W (Hoyer's H), H fixed: XHᵀ and HHᵀ give every trial objective. ---
-        gram_rows_to(&mut ws.hht, self.h.as_ref(), par);
-        xs.mul_into(ws.xht.as_mut(), self.h.transpose(), par)?;
+        if !ws.hht_fresh {
+            gram_rows_to(&mut ws.hht, self.h.as_ref(), par);
+            ws.hht_fresh = true;
+        }
+        let (h_t, xht_t) = (&mut ws.h_t, &mut ws.xht_t);
+        cross(xs, self.h.as_ref(), h_t, xht_t, &mut ws.xht, true, par)?;
         match self.w_sparseness {
             Some(s) => {
                 matmul(
@@ -330,24 +385,28 @@ impl Hoyer {
                     par,
                 )?;
                 zip!(ws.g_w.as_mut(), ws.xht.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
-                let (xht, hht, gram) = (&ws.xht, &ws.hht, &mut ws.trial_gram);
+                if !ws.wtw_fresh {
+                    gram_cols_to(&mut ws.wtw, self.w.as_ref(), par);
+                    ws.wtw_fresh = true;
+                }
+                // The current point through the same products as its trials (not the H
+                // side's value of the same objective, whose products with X round otherwise).
+                let (xht, hht) = (ws.xht.as_ref(), ws.hht.as_ref());
+                let f0 = half_sq(x_sqnorm, xht, self.w.as_ref(), hht, ws.wtw.as_ref());
+                let gram = &mut ws.trial_gram;
                 let objective = |t: MatRef<'_, f64>| {
                     gram_cols_to(gram, t, par);
-                    half_sq(x_sqnorm, xht.as_ref(), t, hht.as_ref(), gram.as_ref())
+                    half_sq(x_sqnorm, xht, t, hht, gram.as_ref())
                 };
                 let proj = &mut ws.proj;
                 let project = |t: &mut Mat<f64>| proj.cols(t, s, Some(1.0), par);
                 let (w, trial) = (&mut self.w, &mut ws.trial_w);
-                match projected_step(
-                    w,
-                    &ws.g_w,
-                    trial,
-                    &mut self.mu_w,
-                    self.f,
-                    project,
-                    objective,
-                )? {
-                    Some(_) => core::mem::swap(w, trial),
+                match projected_step(w, &ws.g_w, trial, &mut self.mu_w, f0, project, objective)? {
+                    Some(_) => {
+                        core::mem::swap(w, trial);
+                        // The last trial evaluated is the one accepted.
+                        core::mem::swap(&mut ws.wtw, &mut ws.trial_gram);
+                    }
                     None => return Ok(false),
                 }
             }
@@ -363,36 +422,50 @@ impl Hoyer {
                 )?;
                 zip!(self.w.as_mut(), ws.xht.as_ref(), den.as_ref())
                     .for_each(|unzip!(w, a, b)| *w = *w * *a / (*b + eps));
-                // Unit columns of W, the norms moved into the rows of H (WH unchanged).
+                // Unit columns of W, the norms moved into the rows of H (WH unchanged). H
+                // becomes DH, whose Gram D·HHᵀ·D is scaled here in k² operations instead of
+                // recomputed in k²·m (equal to rounding, and an f64 rounding is what the step
+                // search tolerates anyway).
                 for c in 0..k {
                     let nrm = self.w.col(c).norm_l2();
                     if nrm > 0.0 {
                         self.w.col_mut(c).iter_mut().for_each(|v| *v /= nrm);
                         self.h.row_mut(c).iter_mut().for_each(|v| *v *= nrm);
+                        ws.hht.row_mut(c).iter_mut().for_each(|v| *v *= nrm);
+                        ws.hht.col_mut(c).iter_mut().for_each(|v| *v *= nrm);
                     }
                 }
+                ws.wtw_fresh = false;
             }
         }
         // --- H (Hoyer's W), W fixed: WᵀX and WᵀW give every trial objective. ---
-        gram_cols_to(&mut ws.wtw, self.w.as_ref(), par);
-        xs.lhs_t_mul_into(ws.wtx.as_mut(), self.w.as_ref(), par)?;
-        let (wtx, wtw, gram) = (&ws.wtx, &ws.wtw, &mut ws.trial_gram);
-        let mut f_of = |h: MatRef<'_, f64>| {
+        if !ws.wtw_fresh {
+            gram_cols_to(&mut ws.wtw, self.w.as_ref(), par);
+            ws.wtw_fresh = true;
+        }
+        let (w_t, wtx_t) = (&mut ws.w_t, &mut ws.wtx_t);
+        cross(xs, self.w.as_ref(), w_t, wtx_t, &mut ws.wtx, false, par)?;
+        let (wtx, wtw, gram) = (ws.wtx.as_ref(), ws.wtw.as_ref(), &mut ws.trial_gram);
+        let f_of = |h: MatRef<'_, f64>| {
             gram_rows_to(gram, h, par);
-            half_sq(x_sqnorm, wtx.as_ref(), h, wtw.as_ref(), gram.as_ref())
+            half_sq(x_sqnorm, wtx, h, wtw, gram.as_ref())
         };
         match self.h_sparseness {
             Some(s) => {
                 matmul(
                     ws.g_h.as_mut(),
                     Accum::Replace,
-                    wtw.as_ref(),
+                    wtw,
                     self.h.as_ref(),
                     1.0,
                     par,
                 )?;
-                zip!(ws.g_h.as_mut(), wtx.as_ref()).for_each(|unzip!(g, c)| *g -= *c);
-                let f0 = f_of(self.h.as_ref());
+                zip!(ws.g_h.as_mut(), wtx).for_each(|unzip!(g, c)| *g -= *c);
+                if !ws.hht_fresh {
+                    gram_rows_to(&mut ws.hht, self.h.as_ref(), par);
+                    ws.hht_fresh = true;
+                }
+                let f0 = half_sq(x_sqnorm, wtx, self.h.as_ref(), wtw, ws.hht.as_ref());
                 // Hoyer keeps the L2 norm the step produced and sets the L1 for the target.
                 let proj = &mut ws.proj;
                 let project = |t: &mut Mat<f64>| proj.rows(t, s, None, par);
@@ -400,6 +473,7 @@ impl Hoyer {
                 match projected_step(h, &ws.g_h, trial, &mut self.mu_h, f0, project, f_of)? {
                     Some(f) => {
                         core::mem::swap(h, trial);
+                        core::mem::swap(&mut ws.hht, &mut ws.trial_gram);
                         self.f = f;
                     }
                     None => return Ok(false),
@@ -407,17 +481,13 @@ impl Hoyer {
             }
             None => {
                 let den = &mut ws.g_h;
-                matmul(
-                    den.as_mut(),
-                    Accum::Replace,
-                    wtw.as_ref(),
-                    self.h.as_ref(),
-                    1.0,
-                    par,
-                )?;
-                zip!(self.h.as_mut(), wtx.as_ref(), den.as_ref())
+                matmul(den.as_mut(), Accum::Replace, wtw, self.h.as_ref(), 1.0, par)?;
+                zip!(self.h.as_mut(), wtx, den.as_ref())
                     .for_each(|unzip!(h, a, b)| *h = *h * *a / (*b + eps));
+                let mut f_of = f_of;
                 self.f = f_of(self.h.as_ref());
+                core::mem::swap(&mut ws.hht, &mut ws.trial_gram);
+                ws.hht_fresh = true;
             }
         }
         Ok(true)
@@ -796,16 +866,15 @@ impl<T: Float> Legacy<T> {
     }
 }
 
-/// Hoyer's nmfsc as a solver: runs on `X / max(X)` in f64 (see [`Hoyer`]); the factors are
-/// scaled back at the end.
+/// Hoyer's nmfsc as a solver: runs on `X / max(X)` with an f64 iterate (see [`Hoyer`]); the
+/// factors are scaled back at the end.
 pub(crate) struct HoyerSolver<T> {
-    st: Box<Hoyer>,
-    xs: Data<f64>,
+    st: Box<Hoyer<T>>,
+    xs: Data<T>,
     scale: f64,
     /// The objective before and after the last iteration.
     before: f64,
     after: f64,
-    _data: PhantomData<fn() -> T>,
 }
 
 impl<T: Float> Solver<T> for HoyerSolver<T> {
@@ -819,7 +888,7 @@ impl<T: Float> Solver<T> for HoyerSolver<T> {
         // Hoyer rescales X by its maximum; the factors are scaled back at the end.
         let xmax = pb.x.max();
         let scale = if xmax > 0.0 { xmax } else { 1.0 };
-        let xs = pb.x.to_f64_scaled(scale);
+        let xs = pb.x.to_scaled(scale);
         let f64_of = |a: &Mat<T>| a.as_ref().map(|v| v.to_f64());
         let st = Hoyer::new(
             xs.as_data_ref(),
@@ -835,7 +904,6 @@ impl<T: Float> Solver<T> for HoyerSolver<T> {
             st: Box::new(st),
             xs,
             scale,
-            _data: PhantomData,
         })
     }
 
