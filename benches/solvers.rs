@@ -1,6 +1,7 @@
 //! Solver iterations at the faces' shape: five iterations of each solver and loss from fixed
-//! positive factors (tol = 0, so exactly five), on two threads, k = 10, 50, 200; synthetic data
-//! always, the Olivetti faces when `../shared/data` is present; f64 for the Frobenius solvers.
+//! positive factors (tol = 0, so exactly five; pg with a basis sparseness target), on two
+//! threads, k = 10, 50, 200; synthetic data always, the Olivetti faces when `../shared/data` is
+//! present; f64 for the Frobenius solvers.
 //! Throughput is in iterations.
 //!
 //! `cargo bench --bench solvers` (filter: `cargo bench --bench solvers -- "faces k=50"`).
@@ -17,12 +18,20 @@ use nmf::prelude::*;
 
 const ITERS: usize = 5;
 
-fn configs() -> Vec<(&'static str, SolverKind, Loss)> {
+/// Name, solver, loss and pg's basis sparseness target.
+fn configs() -> Vec<(&'static str, SolverKind, Loss, Option<f64>)> {
     vec![
-        ("cd", SolverKind::Cd, Loss::Frobenius),
-        ("mu fro", SolverKind::Mu, Loss::Frobenius),
-        ("mu kl", SolverKind::Mu, Loss::KullbackLeibler),
-        ("mu is", SolverKind::Mu, Loss::ItakuraSaito),
+        ("cd", SolverKind::Cd, Loss::Frobenius, None),
+        ("mu fro", SolverKind::Mu, Loss::Frobenius, None),
+        ("mu kl", SolverKind::Mu, Loss::KullbackLeibler, None),
+        ("mu is", SolverKind::Mu, Loss::ItakuraSaito, None),
+        // Hoyer's solver next to mu: issue 21 wants a pg iteration within 3x of mu's.
+        (
+            "pg h 0.5",
+            SolverKind::ProjectedGradient,
+            Loss::Frobenius,
+            Some(0.5),
+        ),
     ]
 }
 
@@ -36,11 +45,11 @@ fn bench_data<T: Float>(c: &mut Criterion, label: &str, x: &Mat<T>, ks: &[usize]
             .measurement_time(Duration::from_secs(3))
             .warm_up_time(Duration::from_millis(500))
             .throughput(Throughput::Elements(ITERS as u64));
-        for (name, solver, loss) in configs() {
+        for (name, solver, loss, h_sparseness) in configs() {
             if only_fro && loss != Loss::Frobenius {
                 continue;
             }
-            let params = Nmf::params(k)
+            let mut params = Nmf::params(k)
                 .solver(solver)
                 .loss(loss)
                 .init(Init::Custom {
@@ -50,6 +59,9 @@ fn bench_data<T: Float>(c: &mut Criterion, label: &str, x: &Mat<T>, ks: &[usize]
                 .max_iter(ITERS)
                 .tol(0.0)
                 .par(Par::rayon(2));
+            if let Some(s) = h_sparseness {
+                params = params.h_sparseness(s);
+            }
             let data = if loss == Loss::ItakuraSaito { &xp } else { x };
             g.bench_function(name, |b| {
                 b.iter(|| black_box(params.clone().fit(data.as_ref()).unwrap()))
