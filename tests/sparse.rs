@@ -213,18 +213,22 @@ fn faces_pg_in_f32_follows_the_f64_fit() {
     for r in 0..k {
         let s = hoyer(fit32.h().row(r).iter().map(|&v| f64::from(v)));
         assert!((s - 0.6).abs() <= 1e-5, "f32 component {r}: sparseness {s}");
+        let s = hoyer(fit32.w().col(r).iter().map(|&v| f64::from(v)));
+        assert!(
+            (s - 0.3).abs() <= 1e-5,
+            "f32 column {r} of W: sparseness {s}"
+        );
     }
     let (e32, e64) = (r32.reconstruction_err, r64.reconstruction_err);
-    eprintln!(
-        "x {}, start {start_err}, f64 {e64}, f32 {e32}",
-        x64.norm_l2()
-    );
+    // nndsvda's filled zeros start far from X (here ‖X − W0H0‖ ≈ 4‖X‖).
+    let x_norm = x64.norm_l2();
     assert!(
-        e64 < 0.9 * start_err,
-        "f64 fit barely moved: {start_err} -> {e64}"
+        e64 < 0.25 * x_norm && e64 < start_err,
+        "the f64 fit does not explain the faces: {start_err} -> {e64}, ‖X‖ = {x_norm}"
     );
+    // 1.2e-6 apart when written.
     assert!(
-        (e32 - e64).abs() <= 1e-3 * e64,
+        (e32 - e64).abs() <= 1e-4 * e64,
         "f32 error {e32} vs f64 error {e64}"
     );
 }

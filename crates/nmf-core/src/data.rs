@@ -338,8 +338,10 @@ impl<'a, T: Float> DataRef<'a, T> {
         Ok(())
     }
 
-    /// X divided by `scale`, in its own precision (each entry rounded once from the exact
-    /// quotient), for solvers that rescale the data (Hoyer's works on `X / max(X)`).
+    /// X divided by `scale`, in its own precision (the f64 quotient rounded to `T`: for f32
+    /// data and a scale that is an f32 value, such as the data's maximum, that is the exact
+    /// quotient correctly rounded), for solvers that rescale the data (Hoyer's works on
+    /// `X / max(X)`).
     pub fn to_scaled(&self, scale: f64) -> Data<T> {
         match self {
             DataRef::Dense(x) => Data::Dense(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
@@ -351,7 +353,7 @@ impl<'a, T: Float> DataRef<'a, T> {
         }
     }
 
-    /// X converted to f64 and divided by `scale` (for solvers that iterate in f64, e.g. Hoyer's).
+    /// X converted to f64 and divided by `scale` (Hoyer's `transform` works in f64).
     pub fn to_f64_scaled(&self, scale: f64) -> Data<f64> {
         match self {
             DataRef::Dense(x) => Data::Dense(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {

@@ -189,7 +189,8 @@ fn project_columns_of(
 /// does not exceed `f_ref`, halving the step from `*mu`; an accepted step grows `*mu` by 1.2 for
 /// the next call. The trial point is built in `trial` (x's shape), which holds the accepted
 /// point on return (the caller swaps it in). `None` once the step falls below the floor (no
-/// acceptable step: stationary).
+/// acceptable step: stationary). The accepted trial is the last one `objective` saw (callers
+/// take the Gram it computed as the new factor's).
 fn projected_step(
     x: &Mat<f64>,
     g: &Mat<f64>,
@@ -272,7 +273,9 @@ impl<T: Float> HoyerWork<T> {
 /// iteration's multiply-adds) then run at the f32 rate. Their rounding (that of an f32 solver's
 /// gradient) is harmless to the step search, which compares trial points only against the
 /// current point evaluated with the same product, so the error enters a comparison scaled by
-/// the step taken, not by the objective.
+/// the step taken, not by the objective. The objective reported from one iteration to the
+/// next does carry it (the f32 rounding of ⟨X, WH⟩, a term of the size of ‖X‖²), and so does
+/// the `tol` test on it.
 fn cross<T: Float>(
     x: DataRef<'_, T>,
     f: MatRef<'_, f64>,
@@ -359,9 +362,10 @@ impl<T: Float> Hoyer<T> {
     /// when a step size fell below the floor (no acceptable step: converged).
     ///
     /// A Gram is computed once per factor value: an accepted trial's Gram (its objective
-    /// needed it) becomes the factor's, and the current point's objective reuses it. At k = m/20
-    /// these k²·m products are as large as `WᵀX`, and the same function on the same factor
-    /// gives the same bits, so reuse changes nothing but the time.
+    /// needed it) becomes the factor's, and the current point's objective reuses it (the same
+    /// function on the same factor: the same bits). These k²·m products are half as large as
+    /// `WᵀX` at k = n/2 (k = 200 on the faces). The one Gram not recomputed exactly is HHᵀ
+    /// after mu's W half-step rescales H's rows (see there).
     fn step(&mut self, xs: DataRef<'_, T>, par: Par) -> Result<bool, CoreError> {
         let k = self.w.ncols();
         let eps = 1e-9;
