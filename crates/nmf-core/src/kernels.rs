@@ -119,6 +119,119 @@ impl<T: Float> Product<'_, T> {
     }
 }
 
+/// The lower triangle (diagonal included) of `dst = a·aᵀ` (`Accum::Replace`) or
+/// `dst += a·aᵀ` (`Accum::Add`), in about half the multiplications of [`matmul`]; entries above
+/// the diagonal are not touched. Same bits whatever `par` says.
+///
+/// `dst` is cut into fixed block columns of [`partition::matmul_block_len`]`(p)` (a function of
+/// the shape only): each is a sequential triangular product on its diagonal block and one
+/// sequential faer product below it, and `par` only decides how many block columns run at
+/// once (split by their work, which shrinks down the triangle). Nothing is allocated here.
+///
+/// # Errors
+/// `dst` is not `a.nrows()` square.
+pub fn syrk_lower_into<T: Float>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    a: MatRef<'_, T>,
+    par: Par,
+) -> Result<(), CoreError> {
+    let p = a.nrows();
+    dst_shape(&dst, p, p)?;
+    if p == 0 {
+        return Ok(());
+    }
+    let len = if partition::matmul_is_single(p, p, a.ncols()) {
+        p
+    } else {
+        partition::matmul_block_len(p)
+    };
+    let blocks = p.div_ceil(len);
+    let s = Syrk { accum, a, len };
+    s.run(dst, 0, blocks, par.degree().clamp(1, blocks));
+    Ok(())
+}
+
+/// Copies the lower triangle of a square `dst` onto its upper triangle (after
+/// [`syrk_lower_into`]: the result is then exactly symmetric).
+pub fn mirror_lower<T: Float>(mut dst: MatMut<'_, T>) {
+    let p = dst.nrows().min(dst.ncols());
+    for j in 1..p {
+        for i in 0..j {
+            dst[(i, j)] = dst[(j, i)];
+        }
+    }
+}
+
+/// The operands of one [`syrk_lower_into`], cut into block columns of `len`.
+struct Syrk<'a, T> {
+    accum: Accum,
+    a: MatRef<'a, T>,
+    len: usize,
+}
+
+impl<T: Float> Syrk<'_, T> {
+    /// Multiply-adds of block column `b` per column of `a`: the rectangle below its diagonal
+    /// block and half of that block.
+    fn work(&self, b: usize) -> usize {
+        let start = b * self.len;
+        let w = self.len.min(self.a.nrows() - start);
+        (self.a.nrows() - start - w) * w + w * (w + 1) / 2
+    }
+
+    /// Block columns `b0..b1` into `dst` (the full height; its first column is block `b0`'s).
+    fn run(&self, dst: MatMut<'_, T>, b0: usize, b1: usize, groups: usize) {
+        use faer::linalg::matmul::triangular::{BlockStructure, matmul as tri};
+        if groups <= 1 || b1 - b0 <= 1 {
+            let mut rest = dst;
+            for b in b0..b1 {
+                let start = b * self.len;
+                let w = self.len.min(rest.ncols());
+                let (block, tail) = rest.split_at_col_mut(w);
+                let height = block.nrows() - start;
+                let (diag, below) = block.subrows_mut(start, height).split_at_row_mut(w);
+                let top = self.a.subrows(start, w);
+                tri(
+                    diag,
+                    BlockStructure::TriangularLower,
+                    self.accum,
+                    top,
+                    BlockStructure::Rectangular,
+                    top.transpose(),
+                    BlockStructure::Rectangular,
+                    T::ONE,
+                    Par::Seq,
+                );
+                let low = self.a.subrows(start + w, self.a.nrows() - start - w);
+                faer::linalg::matmul::matmul(
+                    below,
+                    self.accum,
+                    low,
+                    top.transpose(),
+                    T::ONE,
+                    Par::Seq,
+                );
+                rest = tail;
+            }
+            return;
+        }
+        let total: usize = (b0..b1).map(|b| self.work(b)).sum();
+        let half = groups / 2;
+        let want = total * half / groups;
+        // The first block columns whose work is nearest `want` (at least one, not all).
+        let (mut mid, mut acc) = (b0 + 1, self.work(b0));
+        while mid + 1 < b1 && (acc + self.work(mid)).abs_diff(want) < acc.abs_diff(want) {
+            acc += self.work(mid);
+            mid += 1;
+        }
+        let (left, right) = dst.split_at_col_mut((mid - b0) * self.len);
+        rayon::join(
+            || self.run(left, b0, mid, half),
+            || self.run(right, mid, b1, groups - half),
+        );
+    }
+}
+
 /// `dst = aᵀ·a` (e.g. `WᵀW`, k x k from an n x k factor).
 pub fn gram_cols_into<T: Float>(
     dst: MatMut<'_, T>,
@@ -455,5 +568,88 @@ mod split_tests {
                 assert!((dt.transpose() - &want).norm_max() <= 1e-9 * want.norm_max());
             }
         }
+    }
+
+    #[test]
+    fn syrk_matches_the_full_product_and_ignores_the_thread_count() {
+        // One block (small), several uneven blocks (p = 400: blocks of 64, the last 16 wide),
+        // a strided (transposed) operand, f32 and f64, and accumulation onto a symmetric start.
+        fn check<T: Float>(p: usize, q: usize, transposed: bool) {
+            let base = Mat::<T>::from_fn(
+                if transposed { q } else { p },
+                if transposed { p } else { q },
+                |i, j| T::from_f64(((i * 37 + j * 11) % 29) as f64 / 13.0),
+            );
+            let a = if transposed {
+                base.transpose()
+            } else {
+                base.as_ref()
+            };
+            let mut full = Mat::<T>::zeros(p, p);
+            faer::linalg::matmul::matmul(
+                full.as_mut(),
+                Accum::Replace,
+                a,
+                a.transpose(),
+                T::ONE,
+                Par::Seq,
+            );
+            let mut seq = Mat::<T>::from_fn(p, p, |_, _| T::from_f64(7.0));
+            syrk_lower_into(seq.as_mut(), Accum::Replace, a, Par::Seq).unwrap();
+            let tol = T::EPSILON.to_f64() * 64.0 * q as f64;
+            for j in 0..p {
+                for i in 0..p {
+                    let (got, want) = (seq[(i, j)].to_f64(), full[(i, j)].to_f64());
+                    if i >= j {
+                        assert!(
+                            (got - want).abs() <= tol * want.abs().max(1.0),
+                            "{p}x{q} ({i}, {j}): {got} vs {want}"
+                        );
+                    } else {
+                        assert_eq!(got, 7.0, "above the diagonal is not touched");
+                    }
+                }
+            }
+            mirror_lower(seq.as_mut());
+            assert_eq!(
+                seq,
+                seq.transpose().to_owned(),
+                "exactly symmetric after mirroring"
+            );
+            for threads in [2, 3] {
+                let mut par = Mat::<T>::from_fn(p, p, |_, _| T::from_f64(7.0));
+                syrk_lower_into(par.as_mut(), Accum::Replace, a, Par::rayon(threads)).unwrap();
+                mirror_lower(par.as_mut());
+                assert_eq!(par, seq, "{p}x{q}, {threads} threads");
+            }
+            // Add onto the symmetric result: twice the product.
+            syrk_lower_into(seq.as_mut(), Accum::Add, a, Par::rayon(2)).unwrap();
+            mirror_lower(seq.as_mut());
+            for j in 0..p {
+                for i in 0..p {
+                    let want = 2.0 * full[(i, j)].to_f64();
+                    assert!((seq[(i, j)].to_f64() - want).abs() <= 2.0 * tol * want.abs().max(1.0));
+                }
+            }
+        }
+        for (p, q, t) in [
+            (5, 7, false),
+            (400, 300, false),
+            (130, 257, true),
+            (0, 3, false),
+        ] {
+            check::<f64>(p, q, t);
+            check::<f32>(p, q, t);
+        }
+        let mut wrong = Mat::<f64>::zeros(3, 4);
+        assert!(
+            syrk_lower_into(
+                wrong.as_mut(),
+                Accum::Replace,
+                Mat::<f64>::zeros(3, 2).as_ref(),
+                Par::Seq
+            )
+            .is_err()
+        );
     }
 }
