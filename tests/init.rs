@@ -388,3 +388,112 @@ proptest! {
         prop_assert!((total / count - expect).abs() < 4.0 * 0.76 * expect / count.sqrt(), "{} vs {}", total / count, expect);
     }
 }
+
+/// NNDSVD (Boutsidis & Gallopoulos) from faer's f64 thin SVD: an independent reference for
+/// the exact paths. NNDSVD does not depend on the singular vectors' signs (flipping a pair
+/// swaps the positive and negative parts it chooses between), so no sign convention is needed.
+fn reference_nndsvd(x: &Mat<f64>, k: usize) -> (Mat<f64>, Mat<f64>) {
+    let svd = x.thin_svd().unwrap();
+    let (u, v, s) = (svd.U(), svd.V(), svd.S().column_vector());
+    let (n, m) = x.shape();
+    let mut w = Mat::<f64>::zeros(n, k);
+    let mut h = Mat::<f64>::zeros(k, m);
+    for j in 0..k {
+        let (uj, vj) = (u.col(j), v.col(j));
+        let part = |c: faer::ColRef<'_, f64>, sign: f64| -> Vec<f64> {
+            c.iter().map(|&a| (sign * a).max(0.0)).collect()
+        };
+        let norm = |a: &[f64]| a.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let (up, un, vp, vn) = (part(uj, 1.0), part(uj, -1.0), part(vj, 1.0), part(vj, -1.0));
+        let (mp, mn) = (norm(&up) * norm(&vp), norm(&un) * norm(&vn));
+        let (a, b, sig) = if j == 0 || mp > mn {
+            (up, vp, mp)
+        } else {
+            (un, vn, mn)
+        };
+        let (na, nb) = (norm(&a), norm(&b));
+        let scale = (s[j] * if j == 0 { na * nb } else { sig }).sqrt();
+        for i in 0..n {
+            w[(i, j)] = scale * a[i] / na;
+        }
+        for i in 0..m {
+            h[(j, i)] = scale * b[i] / nb;
+        }
+    }
+    // NNDSVD's cut-off: entries below 1e-6 become exact zeros.
+    let cut = |v: f64| if v < 1e-6 { 0.0 } else { v };
+    (
+        Mat::from_fn(n, k, |i, j| cut(w[(i, j)])),
+        Mat::from_fn(k, m, |i, j| cut(h[(i, j)])),
+    )
+}
+
+#[test]
+fn native_nndsvd_on_the_faces_takes_the_gram_route_and_matches_the_thin_svd() {
+    let Some(path) = common::olivetti_path() else {
+        return;
+    };
+    let x32: Mat<f32> = nmf::io::read_npy(&path).unwrap();
+    let x64 = Mat::<f64>::from_fn(400, 4096, |i, j| x32[(i, j)] as f64);
+    let xt = x64.transpose().to_owned();
+    for k in [10, 50] {
+        let (w, h) = reference_nndsvd(&x64, k);
+        let near = |a: faer::MatRef<'_, f64>, b: &Mat<f64>, tol: f64, what: &str| {
+            let d = common::rel_diff(a, b.as_ref());
+            assert!(d <= tol, "k = {k} {what}: {d:e}");
+        };
+        // f32 data (k = 10: Lanczos on G, k = 50: its full eigendecomposition).
+        let f = initialize(
+            x32.as_ref(),
+            k,
+            &Init::Nndsvd,
+            0,
+            Compat::Native,
+            Par::rayon(2),
+        )
+        .unwrap();
+        assert_eq!(f.report.svd, Some(SvdPath::Gram), "k = {k}");
+        let to64 =
+            |a: &Mat<f32>| Mat::<f64>::from_fn(a.nrows(), a.ncols(), |i, j| a[(i, j)] as f64);
+        near(to64(&f.w).as_ref(), &w, 1e-5, "f32 W");
+        near(to64(&f.h).as_ref(), &h, 1e-5, "f32 H");
+        // f64 data, and its transpose (the Gram of the other side).
+        let f = initialize(x64.as_ref(), k, &Init::Nndsvd, 0, Compat::Native, Par::Seq).unwrap();
+        assert_eq!(f.report.svd, Some(SvdPath::Gram), "k = {k}");
+        near(f.w.as_ref(), &w, 1e-9, "f64 W");
+        near(f.h.as_ref(), &h, 1e-9, "f64 H");
+        let f = initialize(
+            xt.as_ref(),
+            k,
+            &Init::Nndsvd,
+            0,
+            Compat::Native,
+            Par::rayon(2),
+        )
+        .unwrap();
+        assert_eq!(f.report.svd, Some(SvdPath::Gram), "k = {k}, transposed");
+        near(
+            f.w.as_ref(),
+            &h.transpose().to_owned(),
+            1e-9,
+            "transposed W",
+        );
+        near(
+            f.h.as_ref(),
+            &w.transpose().to_owned(),
+            1e-9,
+            "transposed H",
+        );
+    }
+    // f64 with k above min(n, m)/4: declined, the thin SVD runs.
+    let f = initialize(
+        x64.as_ref(),
+        120,
+        &Init::Nndsvd,
+        0,
+        Compat::Native,
+        Par::rayon(2),
+    )
+    .unwrap();
+    assert_eq!(f.report.svd, Some(SvdPath::Full));
+}

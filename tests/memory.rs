@@ -276,8 +276,9 @@ fn peak_within_twice_the_data() {
     }
     let peak_above = |before: usize| PEAK.load(Ordering::Relaxed).saturating_sub(before);
     let x_bytes = size * n * m;
-    // Initialisation: the randomized SVD (scikit-learn's) stays within budget; the exact thin SVD
-    // (Compat::Native) needs about three copies of X and is only reported.
+    // Initialisation: the randomized SVD (scikit-learn's) stays within budget; the exact SVD
+    // (Compat::Native: here the Gram route, an f64 block of X's columns of up to 16 MB plus the
+    // Gram; the thin SVD it falls back to needs about three copies of X) is only reported.
     for init in [Init::NndsvdA, Init::Nndsvd] {
         for compat in [Compat::Sklearn, Compat::Native] {
             let before = CURRENT.load(Ordering::Relaxed);

@@ -34,6 +34,12 @@ pub enum SvdPath {
     /// top k triplets has residual `‖X·v − σ·u‖ <= 1024·eps·σ₁` (exact to rounding). Used for
     /// sparse X where Lanczos cannot run (min(n, m) <= max(64, 2k)) or misses that residual.
     Subspace,
+    /// The top k eigenvectors of the smaller Gram matrix (`X·Xᵀ` or `XᵀX`, formed in f64 by a
+    /// SYRK) give one side's singular vectors, `Xᵀ·u / ‖Xᵀ·u‖` the other's; every triplet is
+    /// checked to residual `‖X·v − σ·u‖ <= 1024·eps·σ₁` like [`SvdPath::Subspace`]. Used for
+    /// dense X at least twice as wide as it is tall (or the transpose), with the thin SVD as
+    /// fallback when a triplet misses that residual.
+    Gram,
 }
 
 impl core::fmt::Display for SvdPath {
@@ -43,6 +49,7 @@ impl core::fmt::Display for SvdPath {
             SvdPath::Lanczos => "Lanczos partial SVD",
             SvdPath::Randomized => "randomized SVD (scikit-learn compatible)",
             SvdPath::Subspace => "subspace iteration to convergence",
+            SvdPath::Gram => "eigendecomposition of the Gram matrix",
         })
     }
 }
@@ -215,14 +222,17 @@ pub(crate) fn flip_signs<T: Float>(t: &mut Truncated<T>) {
     }
 }
 
-/// Exact top-k SVD of a dense X: Lanczos when k is small against min(n, m), else the dense thin
-/// SVD. Falls back to the dense SVD if Lanczos does not converge on all k triplets.
+/// Exact top-k SVD of a dense X: Lanczos when k is small against a large min(n, m); else, for X
+/// at least twice as wide as tall (or the transpose), the Gram matrix's eigenvectors
+/// ([`SvdPath::Gram`]); else, or when either misses its accuracy test, the dense thin SVD.
 fn exact_truncated_dense<T: Float>(
     x: MatRef<'_, T>,
     k: usize,
     seed: u64,
+    par: Par,
 ) -> Result<(Truncated<T>, SvdPath), InitError> {
     let small = x.nrows().min(x.ncols());
+    let big = x.nrows().max(x.ncols());
     // The dense thin SVD beat Lanczos on the faces (400 x 4096; docs/performance.md), so
     // Lanczos is kept for large min(n, m) and small k.
     if small >= 1000 && 10 * k <= small {
@@ -234,6 +244,14 @@ fn exact_truncated_dense<T: Float>(
             flip_signs(&mut t);
             return Ok((t, SvdPath::Lanczos));
         }
+    }
+    // On the faces (400 x 4096, f32) the Gram route took 15-35 ms against the thin SVD's 65-78
+    // (docs/performance.md); for a square X it would cost as much and lose accuracy.
+    if big >= 2 * small
+        && let Some(mut t) = crate::gram::truncated(x, k, seed, residual_tol::<T>(), par)?
+    {
+        flip_signs(&mut t);
+        return Ok((t, SvdPath::Gram));
     }
     let mut t = truncate(thin_svd(x)?, k);
     flip_signs(&mut t);
@@ -251,7 +269,7 @@ pub(crate) fn exact_truncated<T: Float>(
     par: Par,
 ) -> Result<(Truncated<T>, SvdPath), InitError> {
     if let Some(d) = x.as_dense() {
-        return exact_truncated_dense(d, k, seed);
+        return exact_truncated_dense(d, k, seed, par);
     }
     let (n, m) = x.shape();
     let mut start = None;
