@@ -6,7 +6,7 @@
 //! - [`Compat::Native`] (default): NNDSVD from an exact truncated SVD, random draws from
 //!   xoshiro256++. For dense X: faer's Lanczos partial SVD when min(n, m) >= 1000 and
 //!   k <= min(n, m)/10; else, for X at least twice as wide as tall (or tall as wide), the top
-//!   eigenvectors of the smaller Gram matrix formed in f64 ([`SvdPath::Gram`]; 2-4x faster
+//!   eigenvectors of the smaller Gram matrix formed in f64 ([`SvdPath::Gram`]; 1.5-9x faster
 //!   than the thin SVD on the faces); else, or when a Gram triplet misses the residual bound
 //!   every exact path meets (`‖X·v − σ·u‖ <= 1024·eps·σ₁`), faer's dense thin SVD. For other
 //!   kinds of X see below.
