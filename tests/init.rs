@@ -391,7 +391,8 @@ proptest! {
 
 /// NNDSVD (Boutsidis & Gallopoulos) from faer's f64 thin SVD: an independent reference for
 /// the exact paths. NNDSVD does not depend on the singular vectors' signs (flipping a pair
-/// swaps the positive and negative parts it chooses between), so no sign convention is needed.
+/// swaps the positive and negative parts it chooses between; the first pair, of a nonnegative
+/// X, is taken in absolute value), so no sign convention is needed.
 fn reference_nndsvd(x: &Mat<f64>, k: usize) -> (Mat<f64>, Mat<f64>) {
     let svd = x.thin_svd().unwrap();
     let (u, v, s) = (svd.U(), svd.V(), svd.S().column_vector());
@@ -406,7 +407,10 @@ fn reference_nndsvd(x: &Mat<f64>, k: usize) -> (Mat<f64>, Mat<f64>) {
         let norm = |a: &[f64]| a.iter().map(|v| v * v).sum::<f64>().sqrt();
         let (up, un, vp, vn) = (part(uj, 1.0), part(uj, -1.0), part(vj, 1.0), part(vj, -1.0));
         let (mp, mn) = (norm(&up) * norm(&vp), norm(&un) * norm(&vn));
-        let (a, b, sig) = if j == 0 || mp > mn {
+        let abs = |c: faer::ColRef<'_, f64>| c.iter().map(|a| a.abs()).collect::<Vec<f64>>();
+        let (a, b, sig) = if j == 0 {
+            (abs(uj), abs(vj), 0.0)
+        } else if mp > mn {
             (up, vp, mp)
         } else {
             (un, vn, mn)

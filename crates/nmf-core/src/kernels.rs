@@ -619,6 +619,15 @@ mod split_tests {
             for threads in [2, 3] {
                 let mut par = Mat::<T>::from_fn(p, p, |_, _| T::from_f64(7.0));
                 syrk_lower_into(par.as_mut(), Accum::Replace, a, Par::rayon(threads)).unwrap();
+                for j in 1..p {
+                    for i in 0..j {
+                        assert_eq!(
+                            par[(i, j)].to_f64(),
+                            7.0,
+                            "{threads} threads wrote above the diagonal"
+                        );
+                    }
+                }
                 mirror_lower(par.as_mut());
                 assert_eq!(par, seq, "{p}x{q}, {threads} threads");
             }

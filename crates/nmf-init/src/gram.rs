@@ -119,8 +119,13 @@ struct Widened<'a, T> {
 
 impl<'a, T: Float> Widened<'a, T> {
     fn new(a: MatRef<'a, T>) -> Self {
+        Self::with_entries(a, CHUNK_ENTRIES)
+    }
+
+    /// Blocks of about `entries` entries (at least 256 columns unless A has fewer).
+    fn with_entries(a: MatRef<'a, T>, entries: usize) -> Self {
         let (p, q) = a.shape();
-        let width = (CHUNK_ENTRIES / p.max(1)).max(256).min(q).max(1);
+        let width = (entries / p.max(1)).max(256).min(q).max(1);
         Widened {
             a,
             width,
@@ -150,6 +155,8 @@ impl<T: Float> Columns<f64> for Widened<'_, T> {
         buf.as_ref().subcols(0, w)
     }
     fn scratch(&self) -> Mat<f64> {
+        // A new buffer holds no block yet.
+        self.last.set(None);
         Mat::zeros(self.a.nrows(), self.width)
     }
 }
@@ -183,8 +190,8 @@ fn route<T: Float, W: Float, C: Columns<W>>(
         }
         let (u, vals) = if use_lanczos {
             match top_lanczos(g.as_ref(), k, seed) {
-                Some(e) => e,
-                None => continue,
+                Some(e) if complete(g.as_ref(), e.0.as_ref(), e.1[k - 1]) => e,
+                _ => continue,
             }
         } else {
             top_full(g.as_ref(), k)?
@@ -285,6 +292,75 @@ fn top_lanczos<W: Float>(g: MatRef<'_, W>, k: usize, seed: u64) -> Option<(Mat<W
         Mat::from_fn(p, k, |i, j| vecs[(i, order[j])]),
         order.iter().map(|&i| vals[i]).collect(),
     ))
+}
+
+/// Whether k eigenpairs found by Lanczos are G's top k: no eigenvalue of G outside span(U)
+/// reaches `τ = λ_k − m`. Lanczos from one start vector can miss a copy of a repeated
+/// eigenvalue (its Krylov space holds one direction of the eigenspace, up to rounding), and
+/// every pair it does return still passes any residual test, so this is checked apart. With
+/// `P = I − UUᵀ`, `M = τI − P·G·P` is τ on span(U) and `τ − λ` on each eigenvector left out, so
+/// it is positive definite exactly when every eigenvalue left out is below τ; a Cholesky
+/// factorisation (p³/3, a millisecond at p = 400) says which. The margin m (at least 10⁻⁶·λ_k,
+/// and far above the factorisation's rounding) makes a near-tie at λ_k count as incomplete,
+/// which only sends the caller to the full eigendecomposition.
+fn complete<W: Float>(g: MatRef<'_, W>, u: MatRef<'_, W>, lk: f64) -> bool {
+    use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+    let (p, k) = u.shape();
+    let trace: f64 = (0..p).map(|i| g[(i, i)].to_f64()).sum();
+    let m = (1e-6 * lk).max(1e3 * p as f64 * W::EPSILON.to_f64() * trace);
+    if m >= 0.5 * lk {
+        return false;
+    }
+    let tau = W::from_f64(lk - m);
+    // P·G·P = G − U·Bᵀ − B·Uᵀ + U·C·Uᵀ with B = G·U, C = Uᵀ·B, so with D = B − U·C/2,
+    // M = τI − G + U·Dᵀ + D·Uᵀ. Sequential products: only whether M factors is used, and that
+    // must not depend on the thread count.
+    let mut d = Mat::<W>::zeros(p, k);
+    faer::linalg::matmul::matmul(d.as_mut(), Accum::Replace, g, u, W::ONE, Par::Seq);
+    let mut c = Mat::<W>::zeros(k, k);
+    faer::linalg::matmul::matmul(
+        c.as_mut(),
+        Accum::Replace,
+        u.transpose(),
+        d.as_ref(),
+        W::ONE,
+        Par::Seq,
+    );
+    faer::linalg::matmul::matmul(
+        d.as_mut(),
+        Accum::Add,
+        u,
+        c.as_ref(),
+        -W::from_f64(0.5),
+        Par::Seq,
+    );
+    let mut mm = Mat::<W>::from_fn(
+        p,
+        p,
+        |i, j| if i == j { tau - g[(i, j)] } else { -g[(i, j)] },
+    );
+    faer::linalg::matmul::matmul(mm.as_mut(), Accum::Add, u, d.transpose(), W::ONE, Par::Seq);
+    faer::linalg::matmul::matmul(
+        mm.as_mut(),
+        Accum::Add,
+        d.as_ref(),
+        u.transpose(),
+        W::ONE,
+        Par::Seq,
+    );
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<W>(
+        p,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        mm.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .is_ok()
 }
 
 /// Indices of `vals` from the largest value down (stable on ties).
@@ -538,5 +614,83 @@ mod tests {
         assert!(!accepts(Mat::<f64>::zeros(10, 50).as_ref(), 2));
         assert!(!accepts(low.as_ref(), 0));
         assert!(!accepts(low.as_ref(), 41));
+    }
+
+    /// Several blocks (the last narrower) give the single block's result to rounding, and the
+    /// same bits for any thread count.
+    #[test]
+    fn blocks_of_columns_agree_with_one_block() {
+        let x = decaying(50, 3000, 20);
+        let x32 = Mat::<f32>::from_fn(50, 3000, |i, j| x[(i, j)] as f32);
+        let tol32 = 1024.0 * f32::EPSILON as f64;
+        let small = Widened::with_entries(x32.as_ref(), 50 * 256);
+        assert_eq!(small.width(), 256, "12 blocks, the last 184 wide");
+        let many = route::<f32, f64, _>(&small, 6, 2, tol32, Par::Seq)
+            .unwrap()
+            .unwrap();
+        let one = route::<f32, f64, _>(&Widened::new(x32.as_ref()), 6, 2, tol32, Par::Seq);
+        let one = one.unwrap().unwrap();
+        for j in 0..6 {
+            assert!((many.s[j] - one.s[j]).abs() <= 1e-6 * one.s[0], "σ{j}");
+        }
+        assert!(max_diff(many.u.as_ref(), one.u.map(|&v| v as f64).as_ref()) < 1e-6);
+        assert!(max_diff(many.v.as_ref(), one.v.map(|&v| v as f64).as_ref()) < 1e-6);
+        let par = route::<f32, f64, _>(&small, 6, 2, tol32, Par::rayon(2))
+            .unwrap()
+            .unwrap();
+        assert!(par.u == many.u && par.s == many.s && par.v == many.v);
+    }
+
+    /// Every singular value twice (X = diag(Y, Y)): Lanczos from one start vector may find one
+    /// copy only (here rounding let it find both), so its pairs are accepted only when the
+    /// completeness check finds nothing left out; the top k come out with their copies, and
+    /// the check rejects a set with a copy missing.
+    #[test]
+    fn repeated_singular_values_are_all_found() {
+        let y = decaying(170, 1000, 20);
+        let x = Mat::<f64>::from_fn(340, 2000, |i, j| match (i < 170, j < 1000) {
+            (true, true) => y[(i, j)],
+            (false, false) => y[(i - 170, j - 1000)],
+            _ => 0.0,
+        });
+        let want = thin_svd(x.as_ref()).unwrap().s;
+        let tol = 1024.0 * f64::EPSILON;
+        let got = truncated(x.as_ref(), 5, 4, tol, Par::Seq)
+            .unwrap()
+            .expect("accepted");
+        for j in 0..5 {
+            assert!(
+                (got.s[j] - want[j]).abs() <= 1e-12 * want[0],
+                "σ{j}: {:?} vs {:?}",
+                got.s,
+                &want[..5]
+            );
+        }
+        // The check itself: the top four are complete; with one copy of σ₂ left out they are
+        // not.
+        let g = &x * x.transpose();
+        let (u, vals) = top_full(g.as_ref(), 5).unwrap();
+        assert!(complete(g.as_ref(), u.subcols(0, 4), vals[3]));
+        let gap = Mat::from_fn(340, 3, |i, j| u[(i, [0, 1, 3][j])]);
+        assert!(
+            !complete(g.as_ref(), gap.as_ref(), vals[3]),
+            "σ₂'s second copy is missing"
+        );
+    }
+
+    /// Lanczos and the full eigendecomposition agree on a Gram matrix where the gate picks
+    /// Lanczos.
+    #[test]
+    fn lanczos_on_the_gram_matches_the_full_eigendecomposition() {
+        let x = decaying(340, 700, 20);
+        let g = &x * x.transpose();
+        let (ul, vl) = top_lanczos(g.as_ref(), 5, 9).expect("converges");
+        let (uf, vf) = top_full(g.as_ref(), 5).unwrap();
+        for j in 0..5 {
+            assert!((vl[j] - vf[j]).abs() <= 1e-12 * vf[0]);
+            let dot: f64 = (0..340).map(|i| ul[(i, j)] * uf[(i, j)]).sum();
+            assert!((dot.abs() - 1.0).abs() < 1e-10, "vector {j}: |cos| {dot}");
+        }
+        assert!(complete(g.as_ref(), ul.as_ref(), vl[4]));
     }
 }
