@@ -40,7 +40,7 @@ const CHUNK_ENTRIES: usize = 1 << 21;
 const LANCZOS_FRACTION: usize = 5;
 
 /// The top k triplets of a dense X through its Gram matrix, or `None` when any of them misses
-/// the residual bound `tol·σ₁` in every precision tried (the caller then takes the thin SVD).
+/// the residual bound `tol·σ₁` or the route is declined (the caller then takes the thin SVD).
 /// Nothing here depends on the thread count: the products have fixed blocks and the
 /// eigensolvers run on one thread.
 pub(crate) fn truncated<T: Float>(
