@@ -446,7 +446,7 @@ fn native_nndsvd_on_the_faces_takes_the_gram_route_and_matches_the_thin_svd() {
             let d = common::rel_diff(a, b.as_ref());
             assert!(d <= tol, "k = {k} {what}: {d:e}");
         };
-        // f32 data, converted to f64 (k = 10: Lanczos on G, k = 50: its full eigendecomposition).
+        // f32 data, converted to f64 (k = 10: Lanczos on G, k = 50: its tridiagonal top 50).
         let f = initialize(
             x32.as_ref(),
             k,

@@ -47,6 +47,7 @@ mod gram;
 mod init;
 pub mod mt19937;
 mod svd;
+mod tridiag;
 
 pub use error::InitError;
 pub use init::{
