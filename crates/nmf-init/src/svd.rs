@@ -238,8 +238,13 @@ fn exact_truncated_dense<T: Float>(
     if small >= 1000 && 10 * k <= small {
         // One thread: faer's parallel matrix-free products are not thread-count stable.
         let op: &dyn BiLinOp<T> = &x;
-        let tol = T::EPSILON.sqrt() * T::from_f64(1e-2);
-        if let Some(t) = lanczos(op, k, seed, tol) {
+        // faer's tolerance is absolute, so it scales with ‖X‖_F (as on the matrix-free path);
+        // the residual test, the same as every exact path's, decides. A fixed tolerance
+        // (√ε/100, as here before) let an X scaled by 10⁻⁶ through with residuals of 6·10⁻⁶·σ₁.
+        let tol = T::from_f64(100.0 * x.norm_l2().to_f64()) * T::EPSILON;
+        if let Some(t) = lanczos(op, k, seed, tol)
+            && max_residual(DataRef::from(x), &t, k, par)? <= residual_tol::<T>() * t.s[0].to_f64()
+        {
             let mut t = t;
             flip_signs(&mut t);
             return Ok((t, SvdPath::Lanczos));
@@ -696,6 +701,65 @@ mod tests {
         assert_eq!(path, SvdPath::Lanczos);
         for j in 0..3 {
             assert!((t.s[j] - dense.s[j]).abs() < 1e-8 * dense.s[0], "sigma {j}");
+        }
+    }
+
+    /// The dense Lanczos path's result is held to the same residual bound as every exact path,
+    /// whatever X's scale (faer's tolerance is absolute): X and X·10⁻⁸ give the same triplets
+    /// up to the scale, each within `1024·ε·σ₁` of being exact.
+    #[test]
+    fn dense_lanczos_meets_the_residual_bound_at_any_scale() {
+        let a = Mat::from_fn(1100, 1000, |i, j| {
+            (((i * 7919 + j * 104_729) % 1009) as f64 / 1009.0).powi(2)
+        });
+        let dense = thin_svd(a.as_ref()).unwrap();
+        for scale in [1.0, 1e-8, 1e8] {
+            let x = Mat::from_fn(1100, 1000, |i, j| a[(i, j)] * scale);
+            let (t, _) = exact_truncated(DataRef::from(&x), 4, 0, Par::Seq).unwrap();
+            let r = max_residual(DataRef::from(&x), &t, 4, Par::Seq).unwrap();
+            assert!(
+                r <= residual_tol::<f64>() * t.s[0],
+                "scale {scale:e}: residual {r:e}, σ₁ {:e}",
+                t.s[0]
+            );
+            for j in 0..4 {
+                let want = dense.s[j] * scale;
+                assert!(
+                    (t.s[j] - want).abs() <= 1e-12 * want.max(dense.s[0] * scale),
+                    "σ{j} at {scale:e}"
+                );
+            }
+        }
+    }
+
+    /// Slowly decaying singular values (1 down to 0.5, linearly; gaps of 5·10⁻⁴) with X scaled
+    /// down: Lanczos converges slowly here, so an absolute tolerance would stop it early.
+    #[test]
+    fn dense_lanczos_on_a_flat_spectrum_at_a_small_scale() {
+        use rand::SeedableRng;
+        use rand_distr::Distribution;
+        let (n, m) = (1000, 1100);
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(5);
+        let normal = rand_distr::StandardNormal;
+        let g1 = Mat::<f64>::from_fn(n, n, |_, _| Distribution::<f64>::sample(&normal, &mut rng));
+        let g2 = Mat::<f64>::from_fn(m, n, |_, _| Distribution::<f64>::sample(&normal, &mut rng));
+        let (u, v) = (g1.qr().compute_thin_Q(), g2.qr().compute_thin_Q());
+        for scale in [1.0, 1e-6] {
+            let s: Vec<f64> = (0..n)
+                .map(|i| scale * (1.0 - 0.5 * i as f64 / n as f64))
+                .collect();
+            let us = Mat::from_fn(n, n, |i, j| u[(i, j)] * s[j]);
+            let x = &us * v.transpose();
+            let (t, path) = exact_truncated(DataRef::from(&x), 4, 0, Par::Seq).unwrap();
+            assert_eq!(path, SvdPath::Lanczos, "scale {scale:e}");
+            let r = max_residual(DataRef::from(&x), &t, 4, Par::Seq).unwrap();
+            assert!(
+                r <= residual_tol::<f64>() * t.s[0],
+                "scale {scale:e}: residual {r:e}"
+            );
+            for j in 0..4 {
+                assert!((t.s[j] - s[j]).abs() <= 1e-12 * s[0], "σ{j} at {scale:e}");
+            }
         }
     }
 
