@@ -7,9 +7,9 @@
 //!   xoshiro256++. For dense X: faer's Lanczos partial SVD when min(n, m) >= 1000 and
 //!   k <= min(n, m)/10; else, for X at least twice as wide as tall (or tall as wide), the top
 //!   eigenvectors of the smaller Gram matrix formed in f64 ([`SvdPath::Gram`]; 1.5-9x faster
-//!   than the thin SVD on the faces); else, or when a Gram triplet misses the residual bound
-//!   every exact path meets (`‖X·v − σ·u‖ <= 1024·eps·σ₁`), faer's dense thin SVD. For other
-//!   kinds of X see below.
+//!   than the thin SVD on the faces); else, or when a Lanczos or Gram triplet misses the
+//!   residual bound every exact path meets (`‖X·v − σ·u‖ <= 1024·eps·σ₁`), faer's dense thin
+//!   SVD. For other kinds of X see below.
 //! - [`Compat::Sklearn`]: scikit-learn's randomized SVD and NumPy's `RandomState(seed)` stream,
 //!   bit for bit ([`mt19937::RandomState`]), so the same integer seed reproduces scikit-learn's
 //!   `_initialize_nmf(X, k, init, random_state=seed)`.
