@@ -463,7 +463,7 @@ mod tests {
     fn check(g: MatRef<'_, f64>, k: usize) {
         let (u, vals) = top_k(g, k, 7).expect("accepted");
         let (_, want) = full(g, k);
-        let scale = want[0].abs().max(1.0);
+        let scale = want[0].abs();
         for j in 0..k {
             assert!(
                 (vals[j] - want[j]).abs() <= 1e-12 * scale,
@@ -542,6 +542,25 @@ mod tests {
         }
     }
 
+    /// Eigenvalues spread over 20 orders of magnitude (λ_i = 10^(−i/2)): the small ones are at
+    /// rounding level against ‖T‖ and still come with orthonormal vectors.
+    #[test]
+    fn graded_spectrum() {
+        use rand::{RngExt, SeedableRng};
+        let p = 40;
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(9);
+        let m = Mat::<f64>::from_fn(p, p, |_, _| rng.random_range(-1.0..1.0));
+        let q = m.qr().compute_Q();
+        let g = Mat::<f64>::from_fn(p, p, |i, j| {
+            (0..p)
+                .map(|l| q[(i, l)] * 10f64.powf(-(l as f64) / 2.0) * q[(j, l)])
+                .sum()
+        });
+        for k in [1, 5, 20, 40] {
+            check(g.as_ref(), k);
+        }
+    }
+
     #[test]
     fn block_diagonal_and_already_tridiagonal_inputs() {
         // diag(B, B): T splits (off-diagonals exactly zero) with every eigenvalue twice.
@@ -563,6 +582,25 @@ mod tests {
             }
         });
         check(w.as_ref(), 6);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Any Gram of a random A (p x q, rank-deficient when q < p) at any scale, with any k:
+        /// the top k pairs are accepted and are the full eigendecomposition's.
+        #[test]
+        fn any_gram_and_k(
+            p in 2usize..48,
+            q in 1usize..64,
+            kf in 0.0f64..1.0,
+            scale in -30i32..30,
+            seed in 0u64..1000,
+        ) {
+            let k = 1 + ((p - 1) as f64 * kf) as usize;
+            let g = random_gram(p, q, seed);
+            let s = 10f64.powi(scale);
+            check(Mat::<f64>::from_fn(p, p, |i, j| g[(i, j)] * s).as_ref(), k);
+        }
     }
 
     #[test]
