@@ -47,7 +47,7 @@ const SOLVES: usize = 3;
 /// Eigenvalues closer than this fraction of ‖T‖ are one cluster, whose vectors are
 /// orthogonalised against one another after every solve. dstein's ORTOL is 10⁻³, so that its
 /// vectors come out orthogonal without further work; on the faces' Gram every eigenvalue past
-/// the fifth is within 10⁻³·λ₁ of the next, which made the whole set one cluster and the
+/// the fourth is within 10⁻³·λ₁ of the next, which made all but the top four one cluster and the
 /// orthogonalisation O(n·k²) scalar work (17 ms at k = 200). Outside a cluster of this width,
 /// inverse iteration's vectors lean towards a neighbour at gap g by about `ε·‖T‖/g <= 2·10⁻⁸`,
 /// and the Cholesky QR at the end removes that without raising any residual above a few
