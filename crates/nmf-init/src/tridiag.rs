@@ -97,6 +97,12 @@ pub(crate) fn top_k<W: Float>(g: MatRef<'_, W>, k: usize, seed: u64) -> Option<(
     Some((u, vals))
 }
 
+/// Row i's off-diagonal absolute sum `|e[i − 1]| + |e[i]|` (its Gershgorin radius).
+fn radius(e: &[f64], i: usize) -> f64 {
+    let below = if i > 0 { e[i - 1].abs() } else { 0.0 };
+    below + e.get(i).map_or(0.0, |v| v.abs())
+}
+
 /// A symmetric tridiagonal T: diagonal `d`, off-diagonal `e` (`e[i] = T[i + 1, i]`).
 struct Tridiagonal {
     d: Vec<f64>,
@@ -115,13 +121,9 @@ impl Tridiagonal {
         if !d.iter().chain(&e).all(|v| v.is_finite()) {
             return None;
         }
-        let n = d.len();
-        let row = |i: usize| {
-            d[i].abs()
-                + if i > 0 { e[i - 1].abs() } else { 0.0 }
-                + e.get(i).map_or(0.0, |v| v.abs())
-        };
-        let norm = (0..n).map(row).fold(0.0f64, f64::max);
+        let norm = (0..d.len())
+            .map(|i| d[i].abs() + radius(&e, i))
+            .fold(0.0f64, f64::max);
         if !(norm > 0.0 && norm.is_finite()) {
             return None;
         }
@@ -170,8 +172,7 @@ impl Tridiagonal {
         let mut lo0 = f64::INFINITY;
         let mut hi0 = f64::NEG_INFINITY;
         for i in 0..n {
-            let r = if i > 0 { self.e[i - 1].abs() } else { 0.0 }
-                + self.e.get(i).map_or(0.0, |v| v.abs());
+            let r = radius(&self.e, i);
             lo0 = lo0.min(self.d[i] - r);
             hi0 = hi0.max(self.d[i] + r);
         }
@@ -500,6 +501,18 @@ mod tests {
         &a * a.transpose()
     }
 
+    /// `Q·diag(λ)·Qᵀ` for a random orthogonal Q (from the QR of a seeded uniform matrix).
+    fn with_spectrum(lam: &[f64], seed: u64) -> Mat<f64> {
+        use rand::{RngExt, SeedableRng};
+        let p = lam.len();
+        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+        let m = Mat::<f64>::from_fn(p, p, |_, _| rng.random_range(-1.0..1.0));
+        let q = m.qr().compute_Q();
+        Mat::<f64>::from_fn(p, p, |i, j| {
+            (0..p).map(|l| q[(i, l)] * lam[l] * q[(j, l)]).sum()
+        })
+    }
+
     #[test]
     fn matches_the_full_eigendecomposition() {
         for (p, q, k) in [
@@ -519,12 +532,7 @@ mod tests {
         // the bisection must find every copy and the inverse iteration distinct vectors for
         // them; the eigenvalues 1e-7 apart are outside any cluster, and their vectors are
         // orthogonal to 64·n·ε only after the Cholesky QR.
-        use rand::{RngExt, SeedableRng};
-        let p = 40;
-        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(3);
-        let m = Mat::<f64>::from_fn(p, p, |_, _| rng.random_range(-1.0..1.0));
-        let q = m.qr().compute_Q();
-        let lam: Vec<f64> = (0..p)
+        let lam: Vec<f64> = (0..40)
             .map(|i| match i {
                 0..=2 => 5.0,
                 3 => 4.0,
@@ -534,9 +542,7 @@ mod tests {
                 _ => 1e-9 * i as f64,
             })
             .collect();
-        let g = Mat::<f64>::from_fn(p, p, |i, j| {
-            (0..p).map(|l| q[(i, l)] * lam[l] * q[(j, l)]).sum()
-        });
+        let g = with_spectrum(&lam, 3);
         for k in [1, 2, 3, 4, 5, 6, 10, 12] {
             check(g.as_ref(), k);
         }
@@ -546,16 +552,8 @@ mod tests {
     /// rounding level against ‖T‖ and still come with orthonormal vectors.
     #[test]
     fn graded_spectrum() {
-        use rand::{RngExt, SeedableRng};
-        let p = 40;
-        let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(9);
-        let m = Mat::<f64>::from_fn(p, p, |_, _| rng.random_range(-1.0..1.0));
-        let q = m.qr().compute_Q();
-        let g = Mat::<f64>::from_fn(p, p, |i, j| {
-            (0..p)
-                .map(|l| q[(i, l)] * 10f64.powf(-(l as f64) / 2.0) * q[(j, l)])
-                .sum()
-        });
+        let lam: Vec<f64> = (0..40).map(|l| 10f64.powf(-(l as f64) / 2.0)).collect();
+        let g = with_spectrum(&lam, 9);
         for k in [1, 5, 20, 40] {
             check(g.as_ref(), k);
         }
