@@ -23,23 +23,28 @@ use crate::report::{FitWarning, StopReason};
 use crate::solver::{Problem, Solver, ensure_finite, gram_or_exact, violation_rule};
 
 /// The shape-only cut of a sweep over `n` rows ([`partition::sweep_blocks`]) and its grouping
-/// onto tasks, made once per factor.
-struct SweepPlan {
+/// onto tasks, made once per factor, with each task's scratch.
+struct SweepPlan<T> {
     blocks: Vec<usize>,
     groups: Vec<usize>,
-    /// One (empty) scratch slot per group, as `partition::run_groups` wants.
-    slots: Vec<()>,
+    /// Per group: the packed sub-block of [`sweep_packed`] (sized on the first sweep).
+    slots: Vec<Vec<T>>,
+    /// Row t of the Gram at `t·k..(t + 1)·k`, refreshed by every sweep: the packed kernel reads
+    /// `g[(t, q)]` along q contiguously (G is symmetric only up to rounding, so its columns
+    /// would not give the same bits).
+    g_rows: Vec<T>,
 }
 
-impl SweepPlan {
+impl<T: Float> SweepPlan<T> {
     fn new(n: usize, k: usize, par: Par) -> Self {
         let blocks = partition::sweep_blocks(n);
         let groups = partition::groups(&blocks, partition::sweep_par(par, n, k).degree());
-        let slots = vec![(); groups.len()];
+        let slots = vec![Vec::new(); groups.len()];
         SweepPlan {
             blocks,
             groups,
             slots,
+            g_rows: Vec::new(),
         }
     }
 }
@@ -55,16 +60,27 @@ fn sweep<T: Float>(
     g: MatRef<'_, T>,
     r: MatRef<'_, T>,
     perm: &[usize],
-    plan: &mut SweepPlan,
+    plan: &mut SweepPlan<T>,
     grad: &mut [T],
     viol: &mut [f64],
 ) -> f64 {
-    let n = w.nrows();
+    let (n, k) = w.shape();
     let (grad, viol) = (&mut grad[..n], &mut viol[..n]);
-    let blocks = &plan.blocks;
-    let work = |part: (Rows<'_, T>, &mut [T], &mut [f64]), _: &mut (), range: Range<usize>| {
+    let packed = packs();
+    plan.g_rows.clear();
+    plan.g_rows
+        .extend((0..k * k).map(|i| g[(i / k.max(1), i % k.max(1))]));
+    // Grows once (the first sweep, or a larger k in a unit test); later sweeps reuse it.
+    let need = if packed { SUB_ROWS * k } else { 0 };
+    plan.slots
+        .iter_mut()
+        .filter(|s| s.len() < need)
+        .for_each(|s| s.resize(need, T::ZERO));
+    let (blocks, g_rows) = (&plan.blocks, &plan.g_rows[..]);
+    let work = |part: (Rows<'_, T>, &mut [T], &mut [f64]), wp: &mut Vec<T>, range: Range<usize>| {
         partition::for_each_piece(part, blocks, range, |(Rows(blk), gr, vi), rows| {
-            sweep_block(blk, g, r.subrows(rows.start, rows.len()), perm, gr, vi);
+            let r = r.subrows(rows.start, rows.len());
+            sweep_block(blk, g, g_rows, r, perm, gr, vi, packed, &mut wp[..]);
         });
     };
     partition::run_groups(
@@ -79,58 +95,172 @@ fn sweep<T: Float>(
         .sum()
 }
 
+/// Rows per packed sub-block of a sweep (see [`sweep_packed`]).
+///
+/// The gradient loop is plain Rust that the compiler vectorises, and only this size was fast
+/// under both profiles: 16 rows (f64) won at k >= 100 in release builds but ran 2-4x slower than
+/// the unpacked loop at the dev profile's opt-level 2 (which `cargo xtask` uses), and 24, 32 and
+/// 48 rows became shuffles or scalar code in either. 64 rows beat the unpacked loop at every k
+/// measured, 10 to 400, f32 and f64 (docs/performance.md).
+const SUB_ROWS: usize = 64;
+
+/// Whether sweeps run in packed sub-blocks: with AVX-512 only (the 64-row gradient needs 8
+/// AVX-512 registers; nothing else was measured). The choice only moves rows between two loops
+/// that compute every row with the same operations in the same order: it never changes a
+/// result.
+fn packs() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        return true;
+    }
+    false
+}
+
 nmf_core::multiversion! {
-    /// The sweep over one block of rows (see [`sweep`]). Each coordinate's gradient
-    /// `−r[i, t] + Σ_q g[t, q]·w[i, q]` is summed over q in increasing order (scikit-learn's order,
-    /// so the same bits) for all rows of the block at once: plain slice loops the compiler
-    /// vectorises at the width [`nmf_core::multiversion!`] selects.
-    fn sweep_block<T: Float>(w: MatMut<'_, T>, g: MatRef<'_, T>, r: MatRef<'_, T>, perm: &[usize], grad: &mut [T], viol: &mut [f64]) {
+    /// The sweep over one block of rows (see [`sweep`]): with `packed` ([`packs`]),
+    /// sub-blocks of [`SUB_ROWS`] rows through [`sweep_packed`]; the rest through
+    /// [`sweep_rows`]. Rows are independent, so the cut does not change any bit.
+    fn sweep_block<T: Float>(w: MatMut<'_, T>, g: MatRef<'_, T>, g_rows: &[T], r: MatRef<'_, T>, perm: &[usize], grad: &mut [T], viol: &mut [f64], packed: bool, wp: &mut [T]) {
         let mut w = w;
-        let (b, k) = w.shape();
         assert!(
             w.row_stride() == 1 && r.row_stride() == 1,
             "cd keeps its factors and products column-major"
         );
-        // |projected gradient| per row, summed in row order by the caller: vectorisable,
-        // unlike one serial f64 sum.
-        viol.fill(0.0);
-        for &t in perm {
-            for (gi, &rv) in grad.iter_mut().zip(col_slice(r, t)) {
-                *gi = -rv;
+        let b = w.nrows();
+        let mut i = 0;
+        while packed && i + SUB_ROWS <= b {
+            let (wb, rb) = (w.rb_mut().subrows_mut(i, SUB_ROWS), r.subrows(i, SUB_ROWS));
+            let vb = &mut viol[i..i + SUB_ROWS];
+            sweep_packed::<T, SUB_ROWS>(wb, g_rows, rb, perm, vb, wp);
+            i += SUB_ROWS;
+        }
+        if i < b {
+            let rest = b - i;
+            sweep_rows(w.subrows_mut(i, rest), g, r.subrows(i, rest), perm, &mut grad[i..], &mut viol[i..]);
+        }
+    }
+}
+
+/// [`sweep_rows`] on exactly `S` rows, with their `S x k` block of W copied into `wp` (column
+/// q at `q·S`) for the whole sweep. Every coordinate re-reads the block: packed it is contiguous
+/// (in L1 up to k = 100 for f64), and each row's gradient stays in registers over all q, where
+/// [`sweep_rows`] loads and stores it every four terms (1.6-3x faster from k = 50 to 400,
+/// docs/performance.md). The gradient is still summed over q in increasing order from
+/// `−r`, as in [`sweep_rows`]: the same bits.
+#[inline(always)]
+fn sweep_packed<T: Float, const S: usize>(
+    w: MatMut<'_, T>,
+    g_rows: &[T],
+    r: MatRef<'_, T>,
+    perm: &[usize],
+    viol: &mut [f64],
+    wp: &mut [T],
+) {
+    let mut w = w;
+    let k = w.ncols();
+    let wp = &mut wp[..S * k];
+    for (q, dst) in wp.chunks_exact_mut(S).enumerate() {
+        dst.copy_from_slice(&col_slice(w.as_ref(), q)[..S]);
+    }
+    // The violations stay in memory: an S-long f64 array beside the S-long gradient would
+    // not fit the registers.
+    let viol = &mut viol[..S];
+    viol.fill(0.0);
+    for &t in perm {
+        let rt: &[T; S] = col_slice(r, t)[..S].try_into().expect("S rows");
+        let mut gr = [T::ZERO; S];
+        for l in 0..S {
+            gr[l] = -rt[l];
+        }
+        let g_t = &g_rows[t * k..(t + 1) * k];
+        for (&c, wq) in g_t.iter().zip(wp.chunks_exact(S)) {
+            let wq: &[T; S] = wq.try_into().expect("S rows");
+            for l in 0..S {
+                gr[l] += c * wq[l];
             }
-            // Four terms per pass over `grad`, still added one at a time left to right (the
-            // same bits as one term per pass, a quarter of the loads and stores of `grad`).
-            let mut q = 0;
-            while q + 4 <= k {
-                let (c0, c1, c2, c3) = (g[(t, q)], g[(t, q + 1)], g[(t, q + 2)], g[(t, q + 3)]);
-                let wr = w.as_ref();
-                let (w0, w1) = (&col_slice(wr, q)[..b], &col_slice(wr, q + 1)[..b]);
-                let (w2, w3) = (&col_slice(wr, q + 2)[..b], &col_slice(wr, q + 3)[..b]);
-                let gr = &mut grad[..b];
-                for i in 0..b {
-                    gr[i] = (((gr[i] + c0 * w0[i]) + c1 * w1[i]) + c2 * w2[i]) + c3 * w3[i];
-                }
-                q += 4;
+        }
+        let hess = g_t[t];
+        let wt: &mut [T; S] = (&mut wp[t * S..(t + 1) * S]).try_into().expect("S rows");
+        for l in 0..S {
+            let pg = if wt[l] == T::ZERO {
+                gr[l].min(T::ZERO)
+            } else {
+                gr[l]
+            };
+            viol[l] += pg.abs().to_f64();
+            if hess != T::ZERO {
+                wt[l] = (wt[l] - gr[l] / hess).max(T::ZERO);
             }
-            for q in q..k {
-                let c = g[(t, q)];
-                for (gi, &wv) in grad.iter_mut().zip(col_slice(w.as_ref(), q)) {
-                    *gi += c * wv;
-                }
+        }
+    }
+    for (q, src) in wp.chunks_exact(S).enumerate() {
+        let mut col = w.rb_mut().col_mut(q);
+        col.rb_mut()
+            .try_as_col_major_mut()
+            .expect("unit row stride checked by the caller")
+            .as_slice_mut()
+            .copy_from_slice(src);
+    }
+}
+
+/// The sweep over rows of a block, one coordinate at a time for all of them. Each coordinate's
+/// gradient `−r[i, t] + Σ_q g[t, q]·w[i, q]` is summed over q in increasing order
+/// (scikit-learn's order, so the same bits) for all rows at once: plain slice loops the
+/// compiler vectorises at the width [`nmf_core::multiversion!`] selects for [`sweep_block`].
+#[inline(always)]
+fn sweep_rows<T: Float>(
+    w: MatMut<'_, T>,
+    g: MatRef<'_, T>,
+    r: MatRef<'_, T>,
+    perm: &[usize],
+    grad: &mut [T],
+    viol: &mut [f64],
+) {
+    let mut w = w;
+    let (b, k) = w.shape();
+    assert!(
+        w.row_stride() == 1 && r.row_stride() == 1,
+        "cd keeps its factors and products column-major"
+    );
+    // |projected gradient| per row, summed in row order by the caller: vectorisable,
+    // unlike one serial f64 sum.
+    viol.fill(0.0);
+    for &t in perm {
+        for (gi, &rv) in grad.iter_mut().zip(col_slice(r, t)) {
+            *gi = -rv;
+        }
+        // Four terms per pass over `grad`, still added one at a time left to right (the
+        // same bits as one term per pass, a quarter of the loads and stores of `grad`).
+        let mut q = 0;
+        while q + 4 <= k {
+            let (c0, c1, c2, c3) = (g[(t, q)], g[(t, q + 1)], g[(t, q + 2)], g[(t, q + 3)]);
+            let wr = w.as_ref();
+            let (w0, w1) = (&col_slice(wr, q)[..b], &col_slice(wr, q + 1)[..b]);
+            let (w2, w3) = (&col_slice(wr, q + 2)[..b], &col_slice(wr, q + 3)[..b]);
+            let gr = &mut grad[..b];
+            for i in 0..b {
+                gr[i] = (((gr[i] + c0 * w0[i]) + c1 * w1[i]) + c2 * w2[i]) + c3 * w3[i];
             }
-            let hess = g[(t, t)];
-            let mut wt = w.rb_mut().col_mut(t);
-            let col = wt
-                .rb_mut()
-                .try_as_col_major_mut()
-                .expect("unit row stride checked above")
-                .as_slice_mut();
-            for ((wv, &gr), vi) in col.iter_mut().zip(grad.iter()).zip(viol.iter_mut()) {
-                let pg = if *wv == T::ZERO { gr.min(T::ZERO) } else { gr };
-                *vi += pg.abs().to_f64();
-                if hess != T::ZERO {
-                    *wv = (*wv - gr / hess).max(T::ZERO);
-                }
+            q += 4;
+        }
+        for q in q..k {
+            let c = g[(t, q)];
+            for (gi, &wv) in grad.iter_mut().zip(col_slice(w.as_ref(), q)) {
+                *gi += c * wv;
+            }
+        }
+        let hess = g[(t, t)];
+        let mut wt = w.rb_mut().col_mut(t);
+        let col = wt
+            .rb_mut()
+            .try_as_col_major_mut()
+            .expect("unit row stride checked above")
+            .as_slice_mut();
+        for ((wv, &gr), vi) in col.iter_mut().zip(grad.iter()).zip(viol.iter_mut()) {
+            let pg = if *wv == T::ZERO { gr.min(T::ZERO) } else { gr };
+            *vi += pg.abs().to_f64();
+            if hess != T::ZERO {
+                *wv = (*wv - gr / hess).max(T::ZERO);
             }
         }
     }
@@ -166,8 +296,8 @@ struct CoordinateDescent<T: Float> {
     xht: Mat<T>,
     xtw: Mat<T>,
     perm: Vec<usize>,
-    plan_w: SweepPlan,
-    plan_h: SweepPlan,
+    plan_w: SweepPlan<T>,
+    plan_h: SweepPlan<T>,
     grad: Vec<T>,
     viol: Vec<f64>,
     /// Sweeps per factor and iteration with the same products (`NmfParams::inner_sweeps`).
@@ -515,6 +645,103 @@ mod tests {
         let vb = run(&mut b, Par::rayon(2));
         assert_eq!(a, b);
         assert_eq!(va, vb);
+    }
+
+    /// The packed sub-blocks (with a tail of unpacked rows) give the bits of the plain row
+    /// loop, for both precisions, shuffled, with zeros in W; and so does a whole
+    /// sweep with the size this CPU gets.
+    #[test]
+    fn packed_sub_blocks_give_the_bits_of_the_row_loop() {
+        fn bits<T: Float>(a: &Mat<T>) -> Vec<u64> {
+            a.col_iter()
+                .flat_map(|c| c.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>())
+                .collect()
+        }
+        fn check<T: Float>(n: usize, k: usize) {
+            let w0 = Mat::<T>::from_fn(n, k, |i, j| {
+                T::from_f64(if (i + 2 * j) % 7 == 0 {
+                    0.0
+                } else {
+                    ((i * 7 + j * 3) % 11) as f64 / 11.0
+                })
+            });
+            // Not symmetric on purpose: the kernels must read row t of G, as scikit-learn does.
+            let g = Mat::<T>::from_fn(k, k, |i, j| {
+                T::from_f64(if i == j {
+                    k as f64
+                } else {
+                    0.3 / (1.0 + (2 * i + j) as f64)
+                })
+            });
+            let r = Mat::<T>::from_fn(n, k, |i, j| T::from_f64(((i + 3 * j) % 5) as f64 - 0.7));
+            let mut perm: Vec<usize> = (0..k).rev().collect();
+            perm.rotate_left(k / 3);
+            let mut plain = w0.clone();
+            let (mut grad, mut viol_plain) = (vec![T::ZERO; n], vec![0.0f64; n]);
+            sweep_rows(
+                plain.as_mut(),
+                g.as_ref(),
+                r.as_ref(),
+                &perm,
+                &mut grad,
+                &mut viol_plain,
+            );
+            let g_rows: Vec<T> = (0..k * k).map(|i| g[(i / k, i % k)]).collect();
+            for packed in [false, true] {
+                let mut out = w0.clone();
+                let mut viol = vec![0.0f64; n];
+                let mut wp = vec![T::ZERO; SUB_ROWS * k];
+                sweep_block(
+                    out.as_mut(),
+                    g.as_ref(),
+                    &g_rows,
+                    r.as_ref(),
+                    &perm,
+                    &mut grad,
+                    &mut viol,
+                    packed,
+                    &mut wp,
+                );
+                assert!(
+                    bits(&out) == bits(&plain),
+                    "n = {n}, k = {k}, packed = {packed}: W differs"
+                );
+                assert_eq!(
+                    viol, viol_plain,
+                    "n = {n}, k = {k}, packed = {packed}: violations differ"
+                );
+            }
+            let mut whole = w0.clone();
+            let mut plan = SweepPlan::new(n, k, Par::rayon(2));
+            let mut viol = vec![0.0f64; n];
+            let v = sweep(
+                whole.as_mut(),
+                g.as_ref(),
+                r.as_ref(),
+                &perm,
+                &mut plan,
+                &mut grad,
+                &mut viol,
+            );
+            assert!(
+                bits(&whole) == bits(&plain),
+                "n = {n}, k = {k}: sweep differs"
+            );
+            let by_block: f64 = plan
+                .blocks
+                .windows(2)
+                .map(|c| viol_plain[c[0]..c[1]].iter().sum::<f64>())
+                .sum();
+            assert_eq!(v.to_bits(), by_block.to_bits());
+        }
+        // Called on one block: fewer rows than a sub-block, one and a tail, three and a tail.
+        // Through `sweep`, 1100 rows are 16 blocks of 68-69 rows, each one sub-block and a tail.
+        for k in [1, 3, 4, 5, 17, 50, 130] {
+            for n in [21, 101, 200, 1100] {
+                check::<f64>(n, k);
+                check::<f32>(n, k);
+            }
+        }
     }
 
     proptest::proptest! {
