@@ -12,6 +12,13 @@ Usage:
       50 iterations at a time (mu keeps no state between calls, so this is the same run), until it
       reaches the target or MU_MAX iterations. Prints both times, init included.
 
+  python3 scripts/bench_sklearn.py gemm DTYPE REPEATS SHAPES_JSON
+      NumPy's side of the roofline: for each [rows, inner, cols, syrk] in SHAPES_JSON, the
+      fastest of REPEATS products (after two untimed ones) of a C-order rows x inner matrix by an
+      inner x cols one or of the transposed product (cols x inner by inner x rows), or, with
+      syrk, of `a @ a.T` for a rows x inner a (NumPy hands that to BLAS's SYRK). Prints
+      {"seconds": [...]} in the order given.
+
 DTYPE is f32 or f64 (the data are cast once, before any timing). DATA may also be a sparse
 .npz (scipy.sparse.save_npz's format; bench-compare writes it with nmf-rs's writer): it is
 loaded as CSR, so scikit-learn factorizes the very matrix ours does (OFFSET must then be 0).
@@ -99,10 +106,32 @@ def equal_loss(args):
             "cd_iters": cd_iters, "mu_seconds": mu_seconds, "mu_iters": mu_iters}
 
 
+def gemm(args):
+    dtype, repeats, shapes = args
+    dt = np.float32 if dtype == "f32" else np.float64
+    rng = np.random.default_rng(0)
+    seconds = []
+    for rows, inner, cols, syrk in json.loads(shapes):
+        # A product and its transpose are the same work: the faster orientation counts.
+        best = float("inf")
+        for r, c in [(rows, cols)] if syrk else [(rows, cols), (cols, rows)]:
+            a = rng.random((r, inner)).astype(dt)
+            b = a.T if syrk else rng.random((inner, c)).astype(dt)
+            for i in range(int(repeats) + 2):
+                t0 = time.perf_counter()
+                a @ b
+                if i >= 2:
+                    best = min(best, time.perf_counter() - t0)
+        seconds.append(best)
+    return {"seconds": seconds}
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
-    out = per_iter(args) if mode == "iter" else equal_loss(args)
-    print(json.dumps(out))
+    modes = {"iter": per_iter, "equal-loss": equal_loss, "gemm": gemm}
+    if mode not in modes:
+        raise SystemExit(f"unknown mode {mode!r}; expected one of {sorted(modes)}")
+    print(json.dumps(modes[mode](args)))
 
 
 if __name__ == "__main__":
