@@ -4,7 +4,8 @@
 //! explicitly (never faer's global setting) and checks shapes, returning an error rather than
 //! panicking. Reductions to scalars accumulate in `f64` whatever the matrix type.
 //!
-//! All products go through [`matmul`], whose results do not depend on the number of threads.
+//! All products go through [`matmul`] and the Grams through [`syrk_lower_into`], whose results
+//! do not depend on the number of threads.
 
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -232,25 +233,24 @@ impl<T: Float> Syrk<'_, T> {
     }
 }
 
-/// `dst = aᵀ·a` (e.g. `WᵀW`, k x k from an n x k factor).
+/// `dst = aᵀ·a` (e.g. `WᵀW`, k x k from an n x k factor): [`syrk_lower_into`] then
+/// [`mirror_lower`], half the multiply-adds of a full product and exactly symmetric.
 pub fn gram_cols_into<T: Float>(
     dst: MatMut<'_, T>,
     a: MatRef<'_, T>,
     par: Par,
 ) -> Result<(), CoreError> {
-    dst_shape(&dst, a.ncols(), a.ncols())?;
-    matmul(dst, Accum::Replace, a.transpose(), a, T::ONE, par)?;
-    Ok(())
+    gram_rows_into(dst, a.transpose(), par)
 }
 
-/// `dst = a·aᵀ` (e.g. `HHᵀ`, k x k from a k x m factor).
+/// `dst = a·aᵀ` (e.g. `HHᵀ`, k x k from a k x m factor), as [`gram_cols_into`].
 pub fn gram_rows_into<T: Float>(
-    dst: MatMut<'_, T>,
+    mut dst: MatMut<'_, T>,
     a: MatRef<'_, T>,
     par: Par,
 ) -> Result<(), CoreError> {
-    dst_shape(&dst, a.nrows(), a.nrows())?;
-    matmul(dst, Accum::Replace, a, a.transpose(), T::ONE, par)?;
+    syrk_lower_into(dst.as_mut(), Accum::Replace, a, par)?;
+    mirror_lower(dst);
     Ok(())
 }
 
@@ -512,6 +512,30 @@ mod tests {
         let mut wh = Mat::zeros(3, 3);
         wh_into(wh.as_mut(), w.as_ref(), h.as_ref(), Par::Seq).unwrap();
         assert_eq!(wh, &w * &h);
+    }
+
+    /// The Grams are exactly symmetric, agree with the full product to rounding and keep their
+    /// bits on any number of threads, at a k large enough to be cut into parallel blocks.
+    #[test]
+    fn grams_are_symmetric_syrks() {
+        let (k, m) = (70, 900);
+        let h = Mat::<f64>::from_fn(k, m, |i, j| ((i * 31 + j * 17) % 23) as f64 / 23.0);
+        let full = &h * h.transpose();
+        let mut seq = Mat::zeros(k, k);
+        gram_rows_into(seq.as_mut(), h.as_ref(), Par::Seq).unwrap();
+        let mut par = Mat::zeros(k, k);
+        gram_rows_into(par.as_mut(), h.as_ref(), Par::rayon(2)).unwrap();
+        let mut cols = Mat::zeros(k, k);
+        gram_cols_into(cols.as_mut(), h.transpose(), Par::rayon(3)).unwrap();
+        for i in 0..k {
+            for j in 0..k {
+                assert_eq!(seq[(i, j)].to_bits(), seq[(j, i)].to_bits(), "({i}, {j})");
+                assert_eq!(seq[(i, j)].to_bits(), par[(i, j)].to_bits(), "({i}, {j})");
+                assert_eq!(seq[(i, j)].to_bits(), cols[(i, j)].to_bits(), "({i}, {j})");
+                let tol = 1e-13 * full[(i, i)].max(full[(j, j)]);
+                assert!((seq[(i, j)] - full[(i, j)]).abs() <= tol, "({i}, {j})");
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use core::ops::Range;
 
 use faer::prelude::*;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
-use nmf_core::kernels::matmul;
+use faer::{Mat, MatMut, MatRef, Par};
+use nmf_core::kernels::gram_cols_into;
 use nmf_core::loss::{self, LossScratch};
 use nmf_core::partition::{self, Rows};
 use nmf_core::{DataRef, Float, Penalties};
@@ -30,8 +30,8 @@ struct SweepPlan<T> {
     /// Per group: the packed sub-block of [`sweep_packed`] (sized on the first sweep).
     slots: Vec<Vec<T>>,
     /// Row t of the Gram at `t·k..(t + 1)·k`, refreshed by every sweep: the packed kernel reads
-    /// `g[(t, q)]` along q contiguously (G is symmetric only up to rounding, so its columns
-    /// would not give the same bits).
+    /// `g[(t, q)]` along q contiguously (the solver's Grams are exactly symmetric, mirrored
+    /// SYRKs, but a sweep takes any G and reads its rows, as scikit-learn's does).
     g_rows: Vec<T>,
 }
 
@@ -352,12 +352,9 @@ impl<T: Float> CoordinateDescent<T> {
         let k = self.w.ncols();
         if !(role == HRole::Fixed && self.hht_current) {
             if !self.hht_current {
-                matmul(
+                gram_cols_into(
                     self.hht.as_mut(),
-                    Accum::Replace,
-                    self.ht.transpose(),
                     self.ht.as_ref(),
-                    T::ONE,
                     partition::gram_par(par, k),
                 )?;
             }
@@ -390,12 +387,9 @@ impl<T: Float> CoordinateDescent<T> {
         par: Par,
     ) -> Result<f64, NmfError> {
         let k = self.w.ncols();
-        matmul(
+        gram_cols_into(
             self.gram.as_mut(),
-            Accum::Replace,
-            self.w.transpose(),
             self.w.as_ref(),
-            T::ONE,
             partition::gram_par(par, k),
         )?;
         x.t_mul_into(self.xtw.as_mut(), self.w.as_ref(), par)?;
@@ -446,12 +440,9 @@ impl<T: Float> CoordinateDescent<T> {
     /// Computes HHᵀ of the new H, which the next W sweep then reuses.
     fn frobenius_after_h(&mut self, x_sqnorm: f64, par: Par) -> Result<f64, NmfError> {
         let k = self.w.ncols();
-        matmul(
+        gram_cols_into(
             self.hht.as_mut(),
-            Accum::Replace,
-            self.ht.transpose(),
             self.ht.as_ref(),
-            T::ONE,
             partition::gram_par(par, k),
         )?;
         self.hht_current = true;

@@ -14,7 +14,7 @@ use core::ops::Range;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use nmf_core::data::np_pow;
-use nmf_core::kernels::matmul;
+use nmf_core::kernels::{gram_cols_into, gram_rows_into, matmul};
 use nmf_core::loss::{self, LossScratch};
 use nmf_core::partition::{self, Cols, Rows, TilePlan};
 use nmf_core::{DataRef, Float, Loss, Penalties, SKLEARN_EPS};
@@ -232,14 +232,7 @@ pub(crate) fn update_w<T: Float>(
     if !(role == HRole::Fixed && ws.fixed_h_ready) {
         x.mul_into(ws.num_w.as_mut(), h.transpose(), par)?;
         if !ws.hht_current {
-            matmul(
-                ws.hht.as_mut(),
-                Accum::Replace,
-                h,
-                h.transpose(),
-                T::ONE,
-                partition::gram_par(par, k),
-            )?;
+            gram_rows_into(ws.hht.as_mut(), h, partition::gram_par(par, k))?;
             ws.hht_current = true;
         }
         ws.fixed_h_ready = role == HRole::Fixed;
@@ -302,14 +295,7 @@ fn frobenius_h_products<T: Float>(
 ) -> Result<(), NmfError> {
     let k = w.ncols();
     x.lhs_t_mul_into(ws.num_h.as_mut(), w, par)?;
-    matmul(
-        ws.kk.as_mut(),
-        Accum::Replace,
-        w.transpose(),
-        w,
-        T::ONE,
-        partition::gram_par(par, k),
-    )?;
+    gram_cols_into(ws.kk.as_mut(), w, partition::gram_par(par, k))?;
     matmul(
         ws.den_h.as_mut(),
         Accum::Replace,
@@ -680,14 +666,7 @@ fn frobenius_after_h<T: Float>(
     par: Par,
 ) -> Result<f64, NmfError> {
     let k = h.nrows();
-    matmul(
-        ws.hht.as_mut(),
-        Accum::Replace,
-        h,
-        h.transpose(),
-        T::ONE,
-        partition::gram_par(par, k),
-    )?;
+    gram_rows_into(ws.hht.as_mut(), h, partition::gram_par(par, k))?;
     ws.hht_current = true;
     let cross = nmf_core::kernels::frobenius_inner(ws.num_h.as_ref(), h).unwrap_or(f64::NAN);
     let quad =
