@@ -114,7 +114,7 @@ def gemm(args):
     for rows, inner, cols, syrk in json.loads(shapes):
         # A product and its transpose are the same work: the faster orientation counts.
         best = float("inf")
-        for r, c in [(rows, cols)] if syrk else [(rows, cols), (cols, rows)]:
+        for r, c in [(rows, cols)] if syrk or rows == cols else [(rows, cols), (cols, rows)]:
             a = rng.random((r, inner)).astype(dt)
             b = a.T if syrk else rng.random((inner, c)).astype(dt)
             for i in range(int(repeats) + 2):

@@ -350,7 +350,9 @@ fn time_product<T: Float>(p: &Product, par: Par, repeats: usize) -> Result<f64> 
         });
     }
     let mut best = f64::INFINITY;
-    for (rows, cols) in [(p.rows, p.cols), (p.cols, p.rows)] {
+    // A square product's transpose has the same shape: time it once.
+    let turns = if p.rows == p.cols { 1 } else { 2 };
+    for &(rows, cols) in [(p.rows, p.cols), (p.cols, p.rows)].iter().take(turns) {
         let a = Mat::<T>::from_fn(rows, p.inner, fill);
         // The same matrix stored row-major: the transpose of a column-major copy.
         let a_rows = Mat::<T>::from_fn(p.inner, rows, |i, j| fill(j, i));

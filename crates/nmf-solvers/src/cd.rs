@@ -68,8 +68,7 @@ fn sweep<T: Float>(
     let (grad, viol) = (&mut grad[..n], &mut viol[..n]);
     let packed = packs();
     plan.g_rows.clear();
-    plan.g_rows
-        .extend((0..k * k).map(|i| g[(i / k.max(1), i % k.max(1))]));
+    plan.g_rows.extend((0..k * k).map(|i| g[(i / k, i % k)]));
     // Grows once (the first sweep, or a larger k in a unit test); later sweeps reuse it.
     let need = if packed { SUB_ROWS * k } else { 0 };
     plan.slots
@@ -143,7 +142,7 @@ nmf_core::multiversion! {
 
 /// [`sweep_rows`] on exactly `S` rows, with their `S x k` block of W copied into `wp` (column
 /// q at `q·S`) for the whole sweep. Every coordinate re-reads the block: packed it is contiguous
-/// (in L1 up to k = 100 for f64), and each row's gradient stays in registers over all q, where
+/// (in a 48 KiB L1 up to k = 96 for f64), and each row's gradient stays in registers over all q, where
 /// [`sweep_rows`] loads and stores it every four terms (1.6-3x faster from k = 50 to 400,
 /// docs/performance.md). The gradient is still summed over q in increasing order from
 /// `−r`, as in [`sweep_rows`]: the same bits.
