@@ -61,6 +61,21 @@ impl<'a, T: Float> SparseRef<'a, T> {
         let c = op.ncols();
         let q = op.nrows();
         let d = depth(par, val.len() * c);
+        if c == 1 {
+            // One vector (every Lanczos step): a padded panel would hold it 8 times over (8x
+            // the cache footprint, one useful lane in eight of every multiply-add).
+            self.mat().with_scratch(q, |v| {
+                for (i, e) in v.iter_mut().enumerate() {
+                    *e = op[(i, 0)];
+                }
+                let v = &*v;
+                let leaf = |dst: MatMut<'_, T>, first: usize, _: &mut [T]| {
+                    vector_leaf(ptr, idx, val, first, v, dst);
+                };
+                split(dst, 0, ptr.len() - 1, ptr, d, &mut [], 0, &leaf);
+            });
+            return;
+        }
         let cp = padded(c);
         self.mat().with_scratch(q * cp, |panel| {
             to_panel(op, panel, cp);
@@ -393,6 +408,41 @@ fn gather_leaf<T: Float>(
             }
         }
         off += width;
+    }
+}
+}
+
+crate::multiversion! {
+/// Majors `first..first + dst.nrows()` of a product with one vector `v`: each output is
+/// `Σ x·v[q]` over its stored entries, entry `e` added to lane `e mod 8` in stored order and
+/// the lanes summed pairwise at the end. Eight independent chains of adds (one chain would
+/// wait an add's latency per entry); the order is fixed, so the bits do not depend on the
+/// thread count.
+fn vector_leaf<T: Float>(
+    ptr: &[usize],
+    idx: &[u32],
+    val: &[T],
+    first: usize,
+    v: &[T],
+    dst: MatMut<'_, T>,
+) {
+    let mut dst = dst;
+    for pp in 0..dst.nrows() {
+        let p = first + pp;
+        let (ix, vx) = (&idx[ptr[p]..ptr[p + 1]], &val[ptr[p]..ptr[p + 1]]);
+        let mut acc = [T::ZERO; LANES];
+        let (ic, vc) = (ix.chunks_exact(LANES), vx.chunks_exact(LANES));
+        let (ir, vr) = (ic.remainder(), vc.remainder());
+        for (i, x) in ic.zip(vc) {
+            for l in 0..LANES {
+                acc[l] += x[l] * v[i[l] as usize];
+            }
+        }
+        for (a, (&q, &x)) in acc.iter_mut().zip(ir.iter().zip(vr)) {
+            *a += x * v[q as usize];
+        }
+        let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+        dst[(pp, 0)] = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
     }
 }
 }

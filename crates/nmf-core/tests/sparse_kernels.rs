@@ -142,7 +142,7 @@ fn products_match_dense_references_and_faer() {
 
 #[test]
 fn products_and_losses_are_bit_identical_for_any_thread_count() {
-    for k in [3, 20, 40] {
+    for k in [1, 3, 20, 40] {
         let x = sparse(400, 300, 0.08, k as u64);
         let (w, h) = (dense(400, k, 1), dense(k, 300, 2));
         let seq = products(&x, k, Par::Seq);
@@ -204,6 +204,35 @@ proptest! {
         prop_assert!(rel(xtw.as_ref(), (xd.transpose() * &w).as_ref()) <= 1e-13);
         prop_assert!(rel(wtx.as_ref(), (w.transpose() * &xd).as_ref()) <= 1e-13);
         prop_assert!(rel(hxt.as_ref(), (&h * xd.transpose()).as_ref()) <= 1e-13);
+    }
+}
+
+#[test]
+fn one_vector_products_sum_long_rows_in_lanes() {
+    // Products with one vector (Lanczos' steps) skip the padded panel and sum each output in
+    // eight lanes: rows and columns of 30 to 300 stored entries run whole chunks and tails.
+    let (n, m) = (1000, 300);
+    let x = sparse(n, m, 0.3, 5);
+    let xd = x.to_dense();
+    let (w, ht) = (dense(n, 1, 1), dense(m, 1, 2));
+    let d = DataRef::from(&x);
+    let (mut xh, mut xtw) = (Mat::zeros(n, 1), Mat::zeros(m, 1));
+    d.mul_into(xh.as_mut(), ht.as_ref(), Par::Seq).unwrap();
+    d.t_mul_into(xtw.as_mut(), w.as_ref(), Par::Seq).unwrap();
+    assert!(rel(xh.as_ref(), (&xd * &ht).as_ref()) <= 1e-14);
+    assert!(rel(xtw.as_ref(), (xd.transpose() * &w).as_ref()) <= 1e-14);
+    // A strided operand (a row of a matrix) is read the same way.
+    let wt = w.transpose().to_owned();
+    let mut strided = Mat::zeros(m, 1);
+    d.t_mul_into(strided.as_mut(), wt.transpose(), Par::Seq)
+        .unwrap();
+    assert_eq!(bits(strided.as_ref()), bits(xtw.as_ref()));
+    for t in [2, 3, 16] {
+        let (mut a, mut b) = (Mat::zeros(n, 1), Mat::zeros(m, 1));
+        d.mul_into(a.as_mut(), ht.as_ref(), rayon(t)).unwrap();
+        d.t_mul_into(b.as_mut(), w.as_ref(), rayon(t)).unwrap();
+        assert_eq!(bits(a.as_ref()), bits(xh.as_ref()), "{t} threads");
+        assert_eq!(bits(b.as_ref()), bits(xtw.as_ref()), "{t} threads");
     }
 }
 
