@@ -203,7 +203,8 @@ struct SparseProducts {
     rate_gb_s: f64,
     /// `rate_gb_s / dram_read_gb_s` (the issue asks for 0.6).
     fraction_of_dram: f64,
-    /// Counting also the operand row each stored entry gathers (its padded panel row).
+    /// Counting also the operand row each stored entry gathers (its padded panel row; for
+    /// k = 1 the one value of the vector).
     with_gathers_gb_s: f64,
 }
 
@@ -511,7 +512,8 @@ fn dram_read_rate(threads: usize, repeats: usize) -> Result<f64> {
 /// The issue's target counts only the stored entries' bytes. A gather also reads, per stored
 /// entry, the operand's row (k > 1 values padded to a multiple of 8) from wherever the operand's
 /// panel lives: L2 for small operands, L3 or DRAM for large ones. That second rate is printed
-/// too: it says which of the two the kernel is bound by.
+/// too: it says which of the two the kernel is bound by. The repeats do not flush the caches:
+/// an X smaller than L3 (the Debian corpus, 8.4 MB a copy) is read from L3 after the first.
 fn sparse_products<T: Float>(
     s: &Setup<'_>,
     x: &SparseMat<T>,

@@ -210,7 +210,8 @@ proptest! {
 #[test]
 fn one_vector_products_sum_long_rows_in_lanes() {
     // Products with one vector (Lanczos' steps) skip the padded panel and sum each output in
-    // eight lanes: rows and columns of 30 to 300 stored entries run whole chunks and tails.
+    // eight lanes: rows of about 90 and columns of about 300 stored entries run whole chunks
+    // and tails.
     let (n, m) = (1000, 300);
     let x = sparse(n, m, 0.3, 5);
     let xd = x.to_dense();
