@@ -355,12 +355,35 @@ fn fastest(repeats: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
     Ok(best)
 }
 
+/// The operands' entries of the timed products: fixed, nonnegative, not all equal.
+fn pattern<T: Float>(i: usize, j: usize) -> T {
+    T::from_f64(((i * 7 + j * 3) % 11) as f64 / 11.0)
+}
+
+/// Fastest of `repeats` reads of `a` (every entry summed), its columns cut into `parts` that
+/// run on rayon's threads at once.
+fn read_seconds<T: Float>(a: faer::MatRef<'_, T>, parts: usize, repeats: usize) -> Result<f64> {
+    use rayon::prelude::*;
+    let m = a.ncols();
+    let cols = m.div_ceil(parts.max(1)).max(1);
+    fastest(repeats, || {
+        let total: f64 = (0..m)
+            .step_by(cols)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|j| nmf_core::kernels::sum(a.subcols(j, cols.min(m - j))))
+            .sum();
+        std::hint::black_box(total);
+        Ok(())
+    })
+}
+
 /// Our kernels' best time for one product (`nmf_core::kernels`, the ones the solvers call): a
 /// product and its transpose are the same work, and the left operand may be stored either way,
 /// so all four are timed (a solver can pick any; at k = 10 they differed by 1.6x).
 fn time_product<T: Float>(p: &Product, par: Par, repeats: usize) -> Result<f64> {
     use nmf_core::kernels::{matmul, syrk_lower_into};
-    let fill = |i: usize, j: usize| T::from_f64(((i * 7 + j * 3) % 11) as f64 / 11.0);
+    let fill = pattern::<T>;
     if p.syrk {
         let a = Mat::<T>::from_fn(p.rows, p.inner, fill);
         let mut c = Mat::<T>::zeros(p.rows, p.rows);
@@ -467,43 +490,17 @@ fn achievable<T: Float>(
         total += 2.0 * (n + m) as f64 * (k * k) as f64 / (0.5 * rate);
     }
     if config == "mu-kl" || config == "mu-is" {
-        let (left, right) = xd.as_ref().split_at_col(m / 2);
-        let read = fastest(repeats, || {
-            let (a, b) = rayon::join(
-                || nmf_core::kernels::sum(left),
-                || nmf_core::kernels::sum(right),
-            );
-            std::hint::black_box(a + b);
-            Ok(())
-        })?;
-        total += 2.0 * read;
+        total += 2.0 * read_seconds(xd.as_ref(), 2, repeats)?;
     }
     Ok((total, "measured"))
 }
 
 /// The machine's DRAM read rate in GB/s: the fastest of `repeats` sums of a 512 MiB array
-/// (16 times a 32 MiB L3), split evenly over `threads` threads.
+/// (16 times a 32 MiB L3), cut into `threads` parts on rayon's threads.
 fn dram_read_rate(threads: usize, repeats: usize) -> Result<f64> {
     let a = Mat::<f64>::full(8192, 8192, 1.0);
-    let cols = 8192usize.div_ceil(threads.max(1));
-    let t = fastest(repeats.max(3), || {
-        let total: f64 = std::thread::scope(|sc| {
-            let parts: Vec<_> = (0..8192)
-                .step_by(cols)
-                .map(|j| {
-                    let part = a.as_ref().subcols(j, cols.min(8192 - j));
-                    sc.spawn(move || nmf_core::kernels::sum(part))
-                })
-                .collect();
-            parts
-                .into_iter()
-                .map(|p| p.join().unwrap_or(f64::NAN))
-                .sum()
-        });
-        std::hint::black_box(total);
-        Ok(())
-    })?;
-    Ok((8192 * 8192 * 8) as f64 / t / 1e9)
+    let t = read_seconds(a.as_ref(), threads, repeats.max(3))?;
+    Ok((a.nrows() * a.ncols() * 8) as f64 / t / 1e9)
 }
 
 /// Times the two sparse products of a cd or mu-Frobenius iteration at k, as the solvers call
@@ -521,7 +518,7 @@ fn sparse_products<T: Float>(
     dram: f64,
 ) -> Result<SparseProducts> {
     let (n, m) = x.shape();
-    let fill = |i: usize, j: usize| T::from_f64(((i * 7 + j * 3) % 11) as f64 / 11.0);
+    let fill = pattern::<T>;
     let (w, ht) = (Mat::<T>::from_fn(n, k, fill), Mat::<T>::from_fn(m, k, fill));
     let (mut xht, mut xtw) = (Mat::<T>::zeros(n, k), Mat::<T>::zeros(m, k));
     let d: DataRef<'_, T> = x.as_ref().into();
