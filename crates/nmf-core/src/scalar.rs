@@ -61,6 +61,10 @@ pub trait Float:
     fn min(self, o: Self) -> Self;
     /// `true` unless NaN or infinite.
     fn is_finite(self) -> bool;
+    /// `self · a + b` rounded once. One instruction where the CPU has FMA (the AVX2 and
+    /// AVX-512 versions of [`multiversion!`](crate::multiversion)), a correctly rounded library
+    /// call otherwise: slow there, but the same bits everywhere.
+    fn fma(self, a: Self, b: Self) -> Self;
 }
 
 macro_rules! impl_float {
@@ -109,6 +113,10 @@ macro_rules! impl_float {
             fn is_finite(self) -> bool {
                 $t::is_finite(self)
             }
+            #[inline(always)]
+            fn fma(self, a: Self, b: Self) -> Self {
+                $t::mul_add(self, a, b)
+            }
         }
     };
 }
@@ -134,6 +142,11 @@ mod tests {
         assert_eq!(T::from_f64(-3.0).abs().to_f64(), 3.0);
         assert!(!T::from_f64(f64::NAN).is_finite());
         assert_eq!(T::from_f64(2.0).powf(T::from_f64(3.0)).to_f64(), 8.0);
+        // Rounded once: (1 + ε)(1 − ε) − 1 = −ε² exactly, where a separate product rounds to 1.
+        let (e, one) = (T::EPSILON, T::ONE);
+        let fused = (one + e).fma(one - e, -one);
+        assert_eq!(fused.to_f64(), -(e.to_f64() * e.to_f64()));
+        assert_eq!(((one + e) * (one - e) - one).to_f64(), 0.0);
     }
 
     #[test]

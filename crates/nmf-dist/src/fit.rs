@@ -503,7 +503,8 @@ fn frob_inner<T: Float>(a: &[T], b: &[T]) -> f64 {
 /// One coordinate-descent sweep over `f`'s rows (row-major, k wide) in leaves `leaf_rows`
 /// (local row ranges), with `g = Gram + l2·I` and `r = product`, subtracting `l1` from `r` as
 /// it is read. The gradient of each coordinate is summed over q in increasing order, as
-/// scikit-learn's Cython loop (and the single-process solver) do. Returns each leaf's
+/// scikit-learn's Cython loop does (and the single-process solver below 96 components; from
+/// there, on AVX-512, it sums the same gradient in another order: equal to rounding). Returns each leaf's
 /// violation (per row over the coordinates, then over the leaf's rows in order).
 fn sweep<T: Float>(
     f: &mut [T],

@@ -3,8 +3,10 @@
 //!
 //! One sweep over W minimises `½‖X − W·Hᵀ‖² + l1·ΣW + ½·l2·‖W‖²` exactly in each coordinate, column
 //! by column. Within a column the rows are independent, so rows are processed in fixed blocks
-//! (in parallel when asked) and each row's gradient is summed in the same order as scikit-learn's
-//! Cython loop: results do not depend on the thread count.
+//! (in parallel when asked). Below [`BLOCKED_MIN_K`] components each row's gradient is summed in
+//! the same order as scikit-learn's Cython loop; from there, with AVX-512, a blocked kernel
+//! computes the same gradients in another order ([`sweep_blocked`]). Either way each row's
+//! arithmetic depends on k and the CPU only: results do not depend on the thread count.
 
 use core::ops::Range;
 
@@ -33,6 +35,9 @@ struct SweepPlan<T> {
     /// `g[(t, q)]` along q contiguously (the solver's Grams are exactly symmetric, mirrored
     /// SYRKs, but a sweep takes any G and reads its rows, as scikit-learn's does).
     g_rows: Vec<T>,
+    /// The Gram's rows in the sweep's order, [`TB`] at a time, for [`sweep_blocked`]:
+    /// block j holds `g[(perm[j·TB + u], q)]` at `j·k·TB + q·TB + u` (zeros past k).
+    g_perm: Vec<T>,
 }
 
 impl<T: Float> SweepPlan<T> {
@@ -45,6 +50,7 @@ impl<T: Float> SweepPlan<T> {
             groups,
             slots,
             g_rows: Vec::new(),
+            g_perm: Vec::new(),
         }
     }
 }
@@ -66,20 +72,28 @@ fn sweep<T: Float>(
 ) -> f64 {
     let (n, k) = w.shape();
     let (grad, viol) = (&mut grad[..n], &mut viol[..n]);
-    let packed = packs();
+    let kernel = Kernel::for_k(k);
     plan.g_rows.clear();
     plan.g_rows.extend((0..k * k).map(|i| g[(i / k, i % k)]));
+    if kernel == Kernel::Blocked {
+        gram_in_sweep_order(&plan.g_rows, perm, &mut plan.g_perm);
+    }
     // Grows once (the first sweep, or a larger k in a unit test); later sweeps reuse it.
-    let need = if packed { SUB_ROWS * k } else { 0 };
+    let need = kernel.scratch::<T>(k);
     plan.slots
         .iter_mut()
         .filter(|s| s.len() < need)
         .for_each(|s| s.resize(need, T::ZERO));
-    let (blocks, g_rows) = (&plan.blocks, &plan.g_rows[..]);
+    let (blocks, g_rows, g_perm) = (&plan.blocks, &plan.g_rows[..], &plan.g_perm[..]);
     let work = |part: (Rows<'_, T>, &mut [T], &mut [f64]), wp: &mut Vec<T>, range: Range<usize>| {
         partition::for_each_piece(part, blocks, range, |(Rows(blk), gr, vi), rows| {
             let r = r.subrows(rows.start, rows.len());
-            sweep_block(blk, g, g_rows, r, perm, gr, vi, packed, &mut wp[..]);
+            let gs = Grams {
+                g,
+                rows: g_rows,
+                perm: g_perm,
+            };
+            sweep_block(blk, gs, r, perm, gr, vi, kernel, &mut wp[..]);
         });
     };
     partition::run_groups(
@@ -103,10 +117,9 @@ fn sweep<T: Float>(
 /// measured, 10 to 400, f32 and f64 (docs/performance.md).
 const SUB_ROWS: usize = 64;
 
-/// Whether sweeps run in packed sub-blocks: with AVX-512 only (the 64-row gradient needs 8
-/// AVX-512 registers; nothing else was measured). The choice only moves rows between two loops
-/// that compute every row with the same operations in the same order: it never changes a
-/// result.
+/// Whether sweeps run in packed sub-blocks or blocked chunks: with AVX-512 only (the
+/// 64-row gradient needs 8 AVX-512 registers, the blocked kernel 16 accumulators of two
+/// vectors' rows; nothing else was measured). Without it the row loop stays.
 fn packs() -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -115,29 +128,272 @@ fn packs() -> bool {
     false
 }
 
+/// Fewest components for [`sweep_blocked`]. Below it the packed loop is faster (its work per
+/// row, k², is too little to pay for the blocked kernel's accumulator loads and stores and its
+/// in-block corrections); from here the blocked kernel is (docs/performance.md).
+const BLOCKED_MIN_K: usize = 96;
+
+/// Coordinates per block of [`sweep_blocked`], and columns of its micro-kernel.
+const TB: usize = 8;
+
+/// Which loop sweeps the rows of a block. The row loop and the packed one compute the same
+/// bits (scikit-learn's order of the gradient's terms); the blocked one sums each gradient in
+/// another order, with fused multiply-adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Rows,
+    Packed,
+    Blocked,
+}
+
+impl Kernel {
+    /// The loop for k components on this CPU. Depends on k and the CPU only, never on the
+    /// rows or the thread count.
+    fn for_k(k: usize) -> Self {
+        match (packs(), k >= BLOCKED_MIN_K) {
+            (false, _) => Kernel::Rows,
+            (true, false) => Kernel::Packed,
+            (true, true) => Kernel::Blocked,
+        }
+    }
+
+    /// Scratch per task.
+    fn scratch<T: Float>(self, k: usize) -> usize {
+        match self {
+            Kernel::Rows => 0,
+            Kernel::Packed => SUB_ROWS * k,
+            Kernel::Blocked => 2 * chunk_rows::<T>() * (k + TB),
+        }
+    }
+}
+
+/// Rows per chunk of [`sweep_blocked`]: two AVX-512 vectors (16 f64, 32 f32), so that its
+/// 8 columns of accumulators take 16 of the 32 registers and a chunk's `rows x k` slice of W
+/// stays in L1 up to k = 384 (f64).
+fn chunk_rows<T: Float>() -> usize {
+    128 / core::mem::size_of::<T>()
+}
+
+/// [`SweepPlan::g_perm`] from the Gram's rows (row t at `t·k`) and the sweep's order.
+fn gram_in_sweep_order<T: Float>(g_rows: &[T], perm: &[usize], out: &mut Vec<T>) {
+    let k = perm.len();
+    out.clear();
+    out.resize(k.div_ceil(TB) * k * TB, T::ZERO);
+    for (j, dst) in out.chunks_exact_mut(k * TB).enumerate() {
+        for (u, &t) in perm[j * TB..k.min((j + 1) * TB)].iter().enumerate() {
+            for (q, &v) in g_rows[t * k..(t + 1) * k].iter().enumerate() {
+                dst[q * TB + u] = v;
+            }
+        }
+    }
+}
+
+/// The Gram as a sweep reads it: the matrix, its rows (row t at `t·k`) and, for
+/// [`sweep_blocked`], its rows in the sweep's order ([`SweepPlan::g_perm`]).
+#[derive(Clone, Copy)]
+struct Grams<'a, T> {
+    g: MatRef<'a, T>,
+    rows: &'a [T],
+    perm: &'a [T],
+}
+
 nmf_core::multiversion! {
-    /// The sweep over one block of rows (see [`sweep`]): with `packed` ([`packs`]),
-    /// sub-blocks of [`SUB_ROWS`] rows through [`sweep_packed`]; the rest through
-    /// [`sweep_rows`]. Rows are independent, so the cut does not change any bit.
-    fn sweep_block<T: Float>(w: MatMut<'_, T>, g: MatRef<'_, T>, g_rows: &[T], r: MatRef<'_, T>, perm: &[usize], grad: &mut [T], viol: &mut [f64], packed: bool, wp: &mut [T]) {
+    /// The sweep over one block of rows (see [`sweep`]) with `kernel`: for `Packed`,
+    /// sub-blocks of [`SUB_ROWS`] rows through [`sweep_packed`] and the rest through
+    /// [`sweep_rows`]; for `Blocked`, chunks of [`chunk_rows`] through [`sweep_blocked`]. Rows
+    /// are independent, so the cut does not change any bit.
+    fn sweep_block<T: Float>(w: MatMut<'_, T>, gs: Grams<'_, T>, r: MatRef<'_, T>, perm: &[usize], grad: &mut [T], viol: &mut [f64], kernel: Kernel, wp: &mut [T]) {
         let mut w = w;
         assert!(
             w.row_stride() == 1 && r.row_stride() == 1,
             "cd keeps its factors and products column-major"
         );
         let b = w.nrows();
+        if kernel == Kernel::Blocked {
+            if chunk_rows::<T>() == 16 {
+                blocked_chunks::<T, 16>(w, gs, r, perm, viol, wp);
+            } else {
+                blocked_chunks::<T, 32>(w, gs, r, perm, viol, wp);
+            }
+            return;
+        }
         let mut i = 0;
-        while packed && i + SUB_ROWS <= b {
+        while kernel == Kernel::Packed && i + SUB_ROWS <= b {
             let (wb, rb) = (w.rb_mut().subrows_mut(i, SUB_ROWS), r.subrows(i, SUB_ROWS));
             let vb = &mut viol[i..i + SUB_ROWS];
-            sweep_packed::<T, SUB_ROWS>(wb, g_rows, rb, perm, vb, wp);
+            sweep_packed::<T, SUB_ROWS>(wb, gs.rows, rb, perm, vb, wp);
             i += SUB_ROWS;
         }
         if i < b {
             let rest = b - i;
-            sweep_rows(w.subrows_mut(i, rest), g, r.subrows(i, rest), perm, &mut grad[i..], &mut viol[i..]);
+            sweep_rows(w.subrows_mut(i, rest), gs.g, r.subrows(i, rest), perm, &mut grad[i..], &mut viol[i..]);
         }
     }
+}
+
+/// The block's rows in chunks of `R` through [`sweep_blocked`]: each chunk's slices of W and
+/// R copied into `scratch` (column q at `q·R`), the last one padded with zero rows. A zero row
+/// of R and W has a zero gradient and stays zero, and its violation is dropped.
+#[inline(always)]
+fn blocked_chunks<T: Float, const R: usize>(
+    w: MatMut<'_, T>,
+    gs: Grams<'_, T>,
+    r: MatRef<'_, T>,
+    perm: &[usize],
+    viol: &mut [f64],
+    scratch: &mut [T],
+) {
+    let mut w = w;
+    let (b, k) = w.shape();
+    let (wc, rest) = scratch.split_at_mut(R * k);
+    let (rc, rest) = rest.split_at_mut(R * k);
+    let (acc, rest) = rest.split_at_mut(R * TB);
+    let delta = &mut rest[..R * TB];
+    let mut i = 0;
+    while i < b {
+        let len = R.min(b - i);
+        for q in 0..k {
+            let (wd, rd) = (&mut wc[q * R..(q + 1) * R], &mut rc[q * R..(q + 1) * R]);
+            let (ws, rs) = (&col_slice(w.as_ref(), q)[i..], &col_slice(r, q)[i..]);
+            if len == R {
+                // As arrays of the constant R: a few vector moves inline, where
+                // `copy_from_slice` of a run-time length calls memmove for each column.
+                let (wd, rd): (&mut [T; R], &mut [T; R]) = (
+                    wd.try_into().expect("R rows"),
+                    rd.try_into().expect("R rows"),
+                );
+                *wd = ws[..R].try_into().expect("R rows");
+                *rd = rs[..R].try_into().expect("R rows");
+            } else {
+                wd[..len].copy_from_slice(&ws[..len]);
+                rd[..len].copy_from_slice(&rs[..len]);
+                wd[len..].fill(T::ZERO);
+                rd[len..].fill(T::ZERO);
+            }
+        }
+        let mut v = [0.0f64; R];
+        sweep_blocked::<T, R>(wc, rc, gs, perm, &mut v, acc, delta);
+        viol[i..i + len].copy_from_slice(&v[..len]);
+        for q in 0..k {
+            let mut col = w.rb_mut().col_mut(q);
+            let col = col
+                .rb_mut()
+                .try_as_col_major_mut()
+                .expect("unit row stride checked by the caller")
+                .as_slice_mut();
+            let src = &wc[q * R..(q + 1) * R];
+            if len == R {
+                let dst: &mut [T; R] = (&mut col[i..i + R]).try_into().expect("R rows");
+                *dst = src.try_into().expect("R rows");
+            } else {
+                col[i..i + len].copy_from_slice(&src[..len]);
+            }
+        }
+        i += len;
+    }
+}
+
+/// One sweep over an `R`-row chunk of W (`wc`, column q at `q·R`), with `rc` its rows of R,
+/// the coordinates taken [`TB`] at a time in the order `perm`.
+///
+/// [`sweep_packed`] computes each coordinate's gradient `−r + Σ_q g[t, q]·w[:, q]` on its
+/// own: one load of W per multiply-add, from L2 once the packed block outgrows L1 (k ≥ 100 in
+/// f64). Here the gradients of a block of TB coordinates are computed together from the W of
+/// the block's start (each load of W feeds TB multiply-adds, the gradients in registers: a
+/// GEMM micro-kernel), and then corrected in the block's order for the coordinates it has
+/// already updated: `grad_t = (−r_t + Σ_q g[t, q]·w₀[:, q]) + Σ_{v before t} g[t, v]·Δw_v`,
+/// the exact gradient at the current W, as the plain sweep takes it, summed in another order
+/// and with one rounding per multiply-add. The update and the violation are the same.
+#[inline(always)]
+fn sweep_blocked<T: Float, const R: usize>(
+    wc: &mut [T],
+    rc: &[T],
+    gs: Grams<'_, T>,
+    perm: &[usize],
+    viol: &mut [f64; R],
+    acc: &mut [T],
+    delta: &mut [T],
+) {
+    let k = perm.len();
+    for (j, ts) in perm.chunks(TB).enumerate() {
+        let gb = &gs.perm[j * k * TB..(j + 1) * k * TB];
+        // The block's gradients at w₀: −r, then the terms in increasing q.
+        let mut a = [[T::ZERO; R]; TB];
+        for (au, &t) in a.iter_mut().zip(ts) {
+            let rt: &[T; R] = rc[t * R..(t + 1) * R].try_into().expect("R rows");
+            for l in 0..R {
+                au[l] = -rt[l];
+            }
+        }
+        micro_kernel::<T, R>(wc, gb, k, &mut a);
+        for (dst, au) in acc.chunks_exact_mut(R).zip(&a) {
+            dst.copy_from_slice(au);
+        }
+        // In the block's order: the corrections for the coordinates already updated, then
+        // the update.
+        for (u, &t) in ts.iter().enumerate() {
+            let mut gr: [T; R] = acc[u * R..(u + 1) * R].try_into().expect("R rows");
+            let g_t = &gs.rows[t * k..(t + 1) * k];
+            for (v, &tv) in ts[..u].iter().enumerate() {
+                let c = g_t[tv];
+                let d: &[T; R] = delta[v * R..(v + 1) * R].try_into().expect("R rows");
+                for l in 0..R {
+                    gr[l] = c.fma(d[l], gr[l]);
+                }
+            }
+            let hess = g_t[t];
+            let wt: &mut [T; R] = (&mut wc[t * R..(t + 1) * R]).try_into().expect("R rows");
+            let d: &mut [T; R] = (&mut delta[u * R..(u + 1) * R]).try_into().expect("R rows");
+            for l in 0..R {
+                let pg = if wt[l] == T::ZERO {
+                    gr[l].min(T::ZERO)
+                } else {
+                    gr[l]
+                };
+                viol[l] += pg.abs().to_f64();
+                let old = wt[l];
+                if hess != T::ZERO {
+                    wt[l] = (wt[l] - gr[l] / hess).max(T::ZERO);
+                }
+                d[l] = wt[l] - old;
+            }
+        }
+    }
+}
+
+/// `a[c] += Σ_q gb[q·TB + c]·wc[q·R..(q + 1)·R]` over all k columns of the chunk, in
+/// increasing q: TB x R accumulators (16 AVX-512 registers), each load of W feeding TB
+/// fused multiply-adds. The accumulators are named one by one: written as an array of
+/// arrays, the vectoriser turned the loop over c into gathers.
+#[inline(always)]
+fn micro_kernel<T: Float, const R: usize>(wc: &[T], gb: &[T], k: usize, a: &mut [[T; R]; TB]) {
+    let [
+        mut a0,
+        mut a1,
+        mut a2,
+        mut a3,
+        mut a4,
+        mut a5,
+        mut a6,
+        mut a7,
+    ] = *a;
+    for (w, g) in wc.chunks_exact(R).zip(gb.chunks_exact(TB)).take(k) {
+        let w: &[T; R] = w.try_into().expect("R rows");
+        let g: &[T; TB] = g.try_into().expect("TB columns");
+        let [g0, g1, g2, g3, g4, g5, g6, g7] = *g;
+        for l in 0..R {
+            let x = w[l];
+            a0[l] = g0.fma(x, a0[l]);
+            a1[l] = g1.fma(x, a1[l]);
+            a2[l] = g2.fma(x, a2[l]);
+            a3[l] = g3.fma(x, a3[l]);
+            a4[l] = g4.fma(x, a4[l]);
+            a5[l] = g5.fma(x, a5[l]);
+            a6[l] = g6.fma(x, a6[l]);
+            a7[l] = g7.fma(x, a7[l]);
+        }
+    }
+    *a = [a0, a1, a2, a3, a4, a5, a6, a7];
 }
 
 /// [`sweep_rows`] on exactly `S` rows, with their `S x k` block of W copied into `wp` (column
@@ -609,16 +865,24 @@ mod tests {
 
     #[test]
     fn blocks_and_threads_do_not_change_the_result() {
+        // k = 5 takes the packed or the row loop, k = 100 the blocked one on AVX-512.
+        for k in [5, BLOCKED_MIN_K + 4] {
+            threads_do_not_change_the_result(k);
+        }
+    }
+
+    fn threads_do_not_change_the_result(k: usize) {
         let n = 3 * partition::SWEEP_ROWS + 17;
-        let k = 5;
         let w0 = Mat::<f32>::from_fn(n, k, |i, j| ((i * 7 + j * 3) % 11) as f32 / 11.0);
         let g = Mat::<f32>::from_fn(k, k, |i, j| if i == j { 3.0 } else { 0.3 });
         let r = Mat::<f32>::from_fn(n, k, |i, j| ((i + j) % 5) as f32);
-        let perm = [3, 1, 4, 0, 2];
+        let mut perm: Vec<usize> = (0..k).rev().collect();
+        perm.swap(0, k / 2);
         let mut a = w0.clone();
         let mut b = w0.clone();
         let run = |w: &mut Mat<f32>, par| {
-            let mut plan = SweepPlan::new(n, 64, par);
+            // Planned for at least k = 64, so that k = 5 also runs on two threads.
+            let mut plan = SweepPlan::new(n, k.max(64), par);
             let (mut grad, mut viol) = (vec![0.0f32; n], vec![0.0f64; n]);
             let perm = &perm;
             sweep(
@@ -639,7 +903,7 @@ mod tests {
 
     /// The packed sub-blocks (with a tail of unpacked rows) give the bits of the plain row
     /// loop, for both precisions, shuffled, with zeros in W; and so does a whole
-    /// sweep with the size this CPU gets.
+    /// sweep with the kernel this CPU gets, unless that is the blocked one.
     #[test]
     fn packed_sub_blocks_give_the_bits_of_the_row_loop() {
         fn bits<T: Float>(a: &Mat<T>) -> Vec<u64> {
@@ -677,29 +941,37 @@ mod tests {
                 &mut viol_plain,
             );
             let g_rows: Vec<T> = (0..k * k).map(|i| g[(i / k, i % k)]).collect();
-            for packed in [false, true] {
+            let gs = Grams {
+                g: g.as_ref(),
+                rows: &g_rows,
+                perm: &[],
+            };
+            for kernel in [Kernel::Rows, Kernel::Packed] {
                 let mut out = w0.clone();
                 let mut viol = vec![0.0f64; n];
-                let mut wp = vec![T::ZERO; SUB_ROWS * k];
+                let mut wp = vec![T::ZERO; kernel.scratch::<T>(k)];
                 sweep_block(
                     out.as_mut(),
-                    g.as_ref(),
-                    &g_rows,
+                    gs,
                     r.as_ref(),
                     &perm,
                     &mut grad,
                     &mut viol,
-                    packed,
+                    kernel,
                     &mut wp,
                 );
                 assert!(
                     bits(&out) == bits(&plain),
-                    "n = {n}, k = {k}, packed = {packed}: W differs"
+                    "n = {n}, k = {k}, {kernel:?}: W differs"
                 );
                 assert_eq!(
                     viol, viol_plain,
-                    "n = {n}, k = {k}, packed = {packed}: violations differ"
+                    "n = {n}, k = {k}, {kernel:?}: violations differ"
                 );
+            }
+            if Kernel::for_k(k) == Kernel::Blocked {
+                // Another order of the sums: `blocked_sweep_is_the_plain_sweep` checks it.
+                return;
             }
             let mut whole = w0.clone();
             let mut plan = SweepPlan::new(n, k, Par::rayon(2));
@@ -730,6 +1002,99 @@ mod tests {
             for n in [21, 101, 200, 1100] {
                 check::<f64>(n, k);
                 check::<f32>(n, k);
+            }
+        }
+    }
+
+    /// The blocked kernel computes the plain sweep's coordinates up to rounding: chunks with
+    /// padded tails (n not a multiple of its rows), k not a multiple of its block, a shuffled
+    /// order, zeros in W, a coordinate with a zero Hessian (left alone) and a Gram whose
+    /// off-diagonal terms matter (the test fails without the in-block corrections, or with one
+    /// term of the micro-kernel dropped). Run directly, so any CPU checks it.
+    #[test]
+    fn blocked_sweep_is_the_plain_sweep() {
+        fn check<T: Float>(n: usize, k: usize, tol: f64) {
+            let w0 = Mat::<T>::from_fn(n, k, |i, j| {
+                T::from_f64(if (i + 2 * j) % 7 == 0 {
+                    0.0
+                } else {
+                    ((i * 7 + j * 3) % 11) as f64 / 11.0
+                })
+            });
+            // Not symmetric, and strong couplings between neighbours in the sweep's order.
+            let g = Mat::<T>::from_fn(k, k, |i, j| {
+                T::from_f64(if i == j {
+                    if i == k / 2 && k > 2 { 0.0 } else { 2.0 }
+                } else {
+                    0.6 / (1.0 + (2 * i + j) as f64) + 0.4 / (1.0 + i.abs_diff(j) as f64)
+                })
+            });
+            let r = Mat::<T>::from_fn(n, k, |i, j| {
+                T::from_f64(((i + 3 * j) % 5) as f64 * 0.8 - 0.7)
+            });
+            let mut perm: Vec<usize> = (0..k).rev().collect();
+            perm.rotate_left(k / 3);
+            let mut plain = w0.clone();
+            let (mut grad, mut viol_plain) = (vec![T::ZERO; n], vec![0.0f64; n]);
+            sweep_rows(
+                plain.as_mut(),
+                g.as_ref(),
+                r.as_ref(),
+                &perm,
+                &mut grad,
+                &mut viol_plain,
+            );
+            let g_rows: Vec<T> = (0..k * k).map(|i| g[(i / k, i % k)]).collect();
+            let mut g_perm = Vec::new();
+            gram_in_sweep_order(&g_rows, &perm, &mut g_perm);
+            let gs = Grams {
+                g: g.as_ref(),
+                rows: &g_rows,
+                perm: &g_perm,
+            };
+            let mut out = w0.clone();
+            let mut viol = vec![0.0f64; n];
+            let mut wp = vec![T::ZERO; Kernel::Blocked.scratch::<T>(k)];
+            sweep_block(
+                out.as_mut(),
+                gs,
+                r.as_ref(),
+                &perm,
+                &mut grad,
+                &mut viol,
+                Kernel::Blocked,
+                &mut wp,
+            );
+            let mut moved = 0.0f64;
+            for j in 0..k {
+                for i in 0..n {
+                    let (a, b) = (plain[(i, j)].to_f64(), out[(i, j)].to_f64());
+                    assert!(
+                        (a - b).abs() <= tol * (1.0 + a.abs()),
+                        "n = {n}, k = {k}, W[{i}, {j}]: plain {a}, blocked {b}"
+                    );
+                    moved = moved.max((a - w0[(i, j)].to_f64()).abs());
+                }
+            }
+            assert!(moved > 0.1, "n = {n}, k = {k}: the sweep should move W");
+            if k > 2 {
+                let t = k / 2;
+                assert!(
+                    (0..n).all(|i| out[(i, t)] == w0[(i, t)]),
+                    "zero Hessian: W moved"
+                );
+            }
+            for (i, (a, b)) in viol_plain.iter().zip(&viol).enumerate() {
+                assert!(
+                    (a - b).abs() <= tol * (1.0 + a.abs()) * k as f64,
+                    "n = {n}, k = {k}, violation {i}: {a} vs {b}"
+                );
+            }
+        }
+        for k in [1, 3, 8, 9, 17, 50, 130] {
+            for n in [5, 16, 21, 33, 101] {
+                check::<f64>(n, k, 1e-11);
+                check::<f32>(n, k, 2e-4);
             }
         }
     }
