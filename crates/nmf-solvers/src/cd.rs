@@ -169,7 +169,7 @@ impl Kernel {
 
 /// Rows per chunk of [`sweep_blocked`]: two AVX-512 vectors (16 f64, 32 f32), so that its
 /// 8 columns of accumulators take 16 of the 32 registers and a chunk's `rows x k` slice of W
-/// stays in L1 up to k = 384 (f64).
+/// (25 KiB at k = 200) stays in L1 beside the Gram's panel for the block.
 fn chunk_rows<T: Float>() -> usize {
     128 / core::mem::size_of::<T>()
 }
@@ -301,9 +301,10 @@ fn blocked_chunks<T: Float, const R: usize>(
 /// f64). Here the gradients of a block of TB coordinates are computed together from the W of
 /// the block's start (each load of W feeds TB multiply-adds, the gradients in registers: a
 /// GEMM micro-kernel), and then corrected in the block's order for the coordinates it has
-/// already updated: `grad_t = (−r_t + Σ_q g[t, q]·w₀[:, q]) + Σ_{v before t} g[t, v]·Δw_v`,
-/// the exact gradient at the current W, as the plain sweep takes it, summed in another order
-/// and with one rounding per multiply-add. The update and the violation are the same.
+/// already updated: `grad_t = (−r_t + Σ_q g[t, q]·w₀[:, q]) + Σ_{v before t} g[t, v]·Δw_v`.
+/// That is the gradient at the current W, as the plain sweep takes it, equal up to rounding:
+/// summed in another order, with one rounding per multiply-add and Δw rounded. The update and
+/// the violation are computed from it as there.
 #[inline(always)]
 fn sweep_blocked<T: Float, const R: usize>(
     wc: &mut [T],
