@@ -61,9 +61,9 @@ pub trait Float:
     fn min(self, o: Self) -> Self;
     /// `true` unless NaN or infinite.
     fn is_finite(self) -> bool;
-    /// `self · a + b` rounded once. One instruction where the CPU has FMA (the AVX2 and
-    /// AVX-512 versions of [`multiversion!`](crate::multiversion)), a correctly rounded library
-    /// call otherwise: slow there, but the same bits everywhere.
+    /// `self · a + b` rounded once. One instruction in code compiled with the `fma` feature
+    /// (the AVX2 and AVX-512 versions of [`multiversion!`](crate::multiversion)), a correctly
+    /// rounded library call elsewhere: slow there, but the same bits everywhere.
     fn fma(self, a: Self, b: Self) -> Self;
 }
 

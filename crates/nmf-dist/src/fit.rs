@@ -3,8 +3,9 @@
 //! One iteration, W first as scikit-learn (Kannan, Ballard and Park, section 4): the pieces of H give `HHᵀ` and H's row
 //! sums (one all-gather of small partials, summed by the fixed tree), the processor column
 //! gathers `H_j`, every rank forms `X_ij·H_jᵀ`, the processor row exchanges the partials so
-//! each rank holds its rows of `X·Hᵀ`, and each rank updates its own rows of W exactly as the
-//! single-process solver would; then the mirror image for H. Stopping decisions come from
+//! each rank holds its rows of `X·Hᵀ`, and each rank updates its own rows of W as the
+//! single-process solver would (to rounding from k = 96 on AVX-512, where that one sums each
+//! gradient in another order); then the mirror image for H. Stopping decisions come from
 //! values every rank holds bit for bit, so no rank can leave the loop alone.
 
 use core::ops::Range;
