@@ -847,6 +847,41 @@ impl<T: Float> Solver<T> for Cd<T> {
 mod tests {
     use super::*;
 
+    /// The plain row loop's sweep from `w0`: the reference the other kernels are held to.
+    fn plain_sweep<T: Float>(
+        w0: &Mat<T>,
+        g: &Mat<T>,
+        r: &Mat<T>,
+        perm: &[usize],
+    ) -> (Mat<T>, Vec<f64>) {
+        let n = w0.nrows();
+        let mut plain = w0.clone();
+        let (mut grad, mut viol) = (vec![T::ZERO; n], vec![0.0f64; n]);
+        sweep_rows(
+            plain.as_mut(),
+            g.as_ref(),
+            r.as_ref(),
+            perm,
+            &mut grad,
+            &mut viol,
+        );
+        (plain, viol)
+    }
+
+    /// Every entry of `out` within `tol·(1 + |plain|)` of `plain`.
+    fn assert_close<T: Float>(plain: &Mat<T>, out: &Mat<T>, tol: f64, what: &str) {
+        let (n, k) = plain.shape();
+        for j in 0..k {
+            for i in 0..n {
+                let (a, b) = (plain[(i, j)].to_f64(), out[(i, j)].to_f64());
+                assert!(
+                    (a - b).abs() <= tol * (1.0 + a.abs()),
+                    "n = {n}, k = {k}, W[{i}, {j}]: plain {a}, {what} {b}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn one_coordinate_is_the_exact_minimiser() {
         // 1 x 1 problem: min ½(x − w·h)² + l1·w + ½·l2·w² has w* = max(0, (x·h − l1)/(h² + l2)).
@@ -936,16 +971,8 @@ mod tests {
             let r = Mat::<T>::from_fn(n, k, |i, j| T::from_f64(((i + 3 * j) % 5) as f64 - 0.7));
             let mut perm: Vec<usize> = (0..k).rev().collect();
             perm.rotate_left(k / 3);
-            let mut plain = w0.clone();
-            let (mut grad, mut viol_plain) = (vec![T::ZERO; n], vec![0.0f64; n]);
-            sweep_rows(
-                plain.as_mut(),
-                g.as_ref(),
-                r.as_ref(),
-                &perm,
-                &mut grad,
-                &mut viol_plain,
-            );
+            let (plain, viol_plain) = plain_sweep(&w0, &g, &r, &perm);
+            let mut grad = vec![T::ZERO; n];
             let g_rows: Vec<T> = (0..k * k).map(|i| g[(i / k, i % k)]).collect();
             let gs = Grams {
                 g: g.as_ref(),
@@ -992,15 +1019,7 @@ mod tests {
             );
             if blocked {
                 let tol = if T::NAME == "float64" { 1e-11 } else { 2e-4 };
-                for j in 0..k {
-                    for i in 0..n {
-                        let (a, b) = (plain[(i, j)].to_f64(), whole[(i, j)].to_f64());
-                        assert!(
-                            (a - b).abs() <= tol * (1.0 + a.abs()),
-                            "n = {n}, k = {k}, W[{i}, {j}]: plain {a}, blocked sweep {b}"
-                        );
-                    }
-                }
+                assert_close(&plain, &whole, tol, "blocked sweep");
                 let total: f64 = viol_plain.iter().sum();
                 assert!(
                     (v - total).abs() <= tol * k as f64 * (1.0 + total),
@@ -1057,16 +1076,8 @@ mod tests {
             });
             let mut perm: Vec<usize> = (0..k).rev().collect();
             perm.rotate_left(k / 3);
-            let mut plain = w0.clone();
-            let (mut grad, mut viol_plain) = (vec![T::ZERO; n], vec![0.0f64; n]);
-            sweep_rows(
-                plain.as_mut(),
-                g.as_ref(),
-                r.as_ref(),
-                &perm,
-                &mut grad,
-                &mut viol_plain,
-            );
+            let (plain, viol_plain) = plain_sweep(&w0, &g, &r, &perm);
+            let mut grad = vec![T::ZERO; n];
             let g_rows: Vec<T> = (0..k * k).map(|i| g[(i / k, i % k)]).collect();
             let mut g_perm = Vec::new();
             gram_in_sweep_order(&g_rows, &perm, &mut g_perm);
@@ -1088,17 +1099,11 @@ mod tests {
                 Kernel::Blocked,
                 &mut wp,
             );
-            let mut moved = 0.0f64;
-            for j in 0..k {
-                for i in 0..n {
-                    let (a, b) = (plain[(i, j)].to_f64(), out[(i, j)].to_f64());
-                    assert!(
-                        (a - b).abs() <= tol * (1.0 + a.abs()),
-                        "n = {n}, k = {k}, W[{i}, {j}]: plain {a}, blocked {b}"
-                    );
-                    moved = moved.max((a - w0[(i, j)].to_f64()).abs());
-                }
-            }
+            assert_close(&plain, &out, tol, "blocked");
+            let moved = (0..k)
+                .flat_map(|j| (0..n).map(move |i| (i, j)))
+                .map(|(i, j)| (plain[(i, j)].to_f64() - w0[(i, j)].to_f64()).abs())
+                .fold(0.0f64, f64::max);
             assert!(moved > 0.1, "n = {n}, k = {k}: the sweep should move W");
             if k > 2 {
                 let t = k / 2;
