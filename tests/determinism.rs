@@ -110,6 +110,12 @@ fn faces_bit_identical_across_thread_counts() {
     let x: Mat<f32> = nmf::io::read_npy(&p).unwrap();
     let configs: Vec<(&str, nmf::NmfParams<f32>)> = vec![
         ("cd", Nmf::params(20).max_iter(5).tol(0.0)),
+        // k = 10 takes the unpacked small-k product for Xᵀ·W (`kernels::xt_b_into`).
+        ("cd k = 10", Nmf::params(10).max_iter(5).tol(0.0)),
+        (
+            "mu fro k = 10",
+            Nmf::params(10).solver(SolverKind::Mu).max_iter(5).tol(0.0),
+        ),
         (
             "mu fro",
             Nmf::params(20).solver(SolverKind::Mu).max_iter(5).tol(0.0),

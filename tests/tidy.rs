@@ -99,8 +99,9 @@ fn every_rust_file_opens_with_a_module_comment() {
 /// The keyword, assembled so that this file does not name it.
 const UNSAFE: &str = concat!("un", "safe");
 
-/// The files allowed to contain the keyword: the call into a `#[target_feature]` function after
-/// the CPU check (ARCHITECTURE.md, invariants), and the counting allocator of the memory test.
+/// The files allowed to contain the keyword: the calls into `#[target_feature]` code and the
+/// intrinsics after the CPU check (ARCHITECTURE.md, invariants), and the counting allocator
+/// of the memory test.
 const UNSAFE_ALLOWED: [&str; 2] = ["crates/nmf-core/src/simd.rs", "tests/memory.rs"];
 
 #[test]

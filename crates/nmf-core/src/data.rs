@@ -243,7 +243,12 @@ impl<'a, T: Float> DataRef<'a, T> {
         inner("right operand of Xᵀ·B", n, b.nrows())?;
         product_shape("destination of Xᵀ·B", dst.shape(), (m, b.ncols()))?;
         match self {
-            DataRef::Dense(x) => matmul(dst, Accum::Replace, x.transpose(), b, T::ONE, par)?,
+            DataRef::Dense(x) => {
+                let mut dst = dst;
+                if !kernels::xt_b_into(dst.rb_mut(), false, *x, b, par)? {
+                    matmul(dst, Accum::Replace, x.transpose(), b, T::ONE, par)?;
+                }
+            }
             DataRef::Sparse(x) => x.gather(Layout::Cols, dst, b, par),
         }
         Ok(())
@@ -260,7 +265,12 @@ impl<'a, T: Float> DataRef<'a, T> {
         inner("left operand of Aᵀ·X", n, a.nrows())?;
         product_shape("destination of Aᵀ·X", dst.shape(), (a.ncols(), m))?;
         match self {
-            DataRef::Dense(x) => matmul(dst, Accum::Replace, a.transpose(), *x, T::ONE, par)?,
+            DataRef::Dense(x) => {
+                let mut dst = dst;
+                if !kernels::xt_b_into(dst.rb_mut(), true, *x, a, par)? {
+                    matmul(dst, Accum::Replace, a.transpose(), *x, T::ONE, par)?;
+                }
+            }
             DataRef::Sparse(x) => x.gather(Layout::Cols, dst.transpose_mut(), a, par),
         }
         Ok(())

@@ -280,6 +280,79 @@ pub fn wtx_into<T: Float>(
     Ok(())
 }
 
+/// Fewest rows of X for [`xt_b_into`]: shorter columns leave too few multiply-adds per dot
+/// product to pay for its horizontal sums (at 64 rows faer is faster, docs/performance.md).
+pub const XT_B_MIN_ROWS: usize = 256;
+
+/// Most columns of B for [`xt_b_into`]: from 13 its passes over B lose to faer's panels.
+pub const XT_B_MAX_K: usize = 10;
+
+/// `dst = Xᵀ·B` (m x k, `transposed == false`) or `dst = Bᵀ·X` (k x m, `transposed == true`)
+/// for a column-major X (n x m) and a B (n x k) with 2 to [`XT_B_MAX_K`] columns and at least
+/// [`XT_B_MIN_ROWS`] rows, through [`simd::col_dots`](crate::simd::col_dots): X is read once
+/// and never packed. Returns `Ok(false)`, having written nothing, outside that range or where
+/// the kernel does not run (no AVX-512, other strides); the caller then takes [`matmul`].
+///
+/// X's columns are cut into fixed blocks of [`partition::matmul_block_len`]`(m)` (a function
+/// of the shape only) and `par` only decides how many run at once: the same bits whatever it
+/// says.
+///
+/// # Errors
+/// The shapes do not agree.
+pub fn xt_b_into<T: Float>(
+    mut dst: MatMut<'_, T>,
+    transposed: bool,
+    x: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    par: Par,
+) -> Result<bool, CoreError> {
+    inner_dim("B", x.nrows(), b.nrows())?;
+    let (m, k) = (x.ncols(), b.ncols());
+    if transposed {
+        dst_shape(&dst, k, m)?;
+    } else {
+        dst_shape(&dst, m, k)?;
+    }
+    // k = 1 is a matrix-vector product, which faer streams as fast.
+    let in_range = (2..=XT_B_MAX_K).contains(&k) && x.nrows() >= XT_B_MIN_ROWS && m > 0;
+    if !in_range || !crate::simd::col_dots_applies(x, b) {
+        return Ok(false);
+    }
+    dst.fill(T::ZERO);
+    let view = if transposed { dst.transpose_mut() } else { dst };
+    let len = partition::matmul_block_len(m);
+    let blocks = m.div_ceil(len);
+    col_blocks(view, x, b, len, 0, blocks, par.degree().clamp(1, blocks));
+    Ok(true)
+}
+
+/// Blocks `b0..b1` of X's columns into `dst` (m x k, starting at block `b0`), on `groups` tasks.
+fn col_blocks<T: Float>(
+    mut dst: MatMut<'_, T>,
+    x: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    len: usize,
+    b0: usize,
+    b1: usize,
+    groups: usize,
+) {
+    if groups <= 1 {
+        let start = b0 * len;
+        let cols = x.ncols().min(b1 * len) - start;
+        let xb = x.subcols(start, cols);
+        let ran = crate::simd::col_dots(xb, b, |j, c, v| dst[(j, c)] += v);
+        debug_assert!(ran, "xt_b_into tested that col_dots applies");
+        return;
+    }
+    let half = groups / 2;
+    let mid = b0 + (b1 - b0) * half / groups;
+    let (left, right) = dst.split_at_row_mut((mid - b0) * len);
+    rayon::join(
+        || col_blocks(left, x, b, len, b0, mid, half),
+        || col_blocks(right, x, b, len, mid, b1, groups - half),
+    );
+}
+
 /// `dst = W·H` (n x m).
 pub fn wh_into<T: Float>(
     dst: MatMut<'_, T>,

@@ -1,0 +1,217 @@
+//! The unpacked small-k product (`simd::col_dots`, `kernels::xt_b_into`): every dot product
+//! against a plain f64 sum, over tails of rows, short column groups, uneven passes over B,
+//! several row tiles and strided views; the same bits on any thread count; the fallback
+//! where it does not apply.
+
+use faer::{Accum, Mat, MatRef, Par};
+use nmf_core::simd::{COL_DOTS_MAX_K, col_dots, col_dots_applies, col_dots_available};
+use nmf_core::{DataRef, Float, kernels};
+
+fn filled<T: Float>(n: usize, m: usize, seed: usize) -> Mat<T> {
+    // Values in (0, 1] with no pattern a wrong index could hide behind.
+    Mat::from_fn(n, m, |i, j| {
+        let h = (i * 2654435761 + j * 40503 + seed * 97) % 1_000_003;
+        T::from_f64((h as f64 + 1.0) / 1_000_003.0)
+    })
+}
+
+/// `Σ_i x[i, j]·b[i, c]` in f64, and `Σ_i |x||b|` for the rounding bound.
+fn reference<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>, j: usize, c: usize) -> (f64, f64) {
+    let mut s = 0.0;
+    let mut a = 0.0;
+    for i in 0..x.nrows() {
+        let p = x[(i, j)].to_f64() * b[(i, c)].to_f64();
+        s += p;
+        a += p.abs();
+    }
+    (s, a)
+}
+
+fn check_col_dots<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
+    // Views into larger matrices: column strides beyond n, a row offset.
+    let xbig = filled::<T>(n + 5, m + 2, 1);
+    let bbig = filled::<T>(n + 3, k + 1, 2);
+    let x = xbig.as_ref().submatrix(3, 1, n, m);
+    let b = bbig.as_ref().submatrix(1, 0, n, k);
+    let mut got = Mat::<f64>::zeros(m, k);
+    let mut calls = vec![0u32; m * k];
+    let ran = col_dots(x, b, |j, c, v| {
+        got[(j, c)] += v.to_f64();
+        calls[j * k + c] += 1;
+    });
+    assert!(ran, "col_dots declined n = {n}, m = {m}, k = {k}");
+    for j in 0..m {
+        for c in 0..k {
+            let (want, size) = reference(x, b, j, c);
+            let err = (got[(j, c)] - want).abs();
+            assert!(
+                err <= tol * size.max(f64::MIN_POSITIVE),
+                "{} n = {n}, m = {m}, k = {k}, ({j}, {c}): {} against {want} (error {err:e})",
+                T::NAME,
+                got[(j, c)]
+            );
+            assert!(calls[j * k + c] >= 1, "({j}, {c}) never reported");
+        }
+    }
+}
+
+fn skip_without_avx512() -> bool {
+    if col_dots_available() {
+        return false;
+    }
+    // Without AVX-512 the kernel must decline, so that callers take faer.
+    let x = filled::<f64>(300, 4, 1);
+    let b = filled::<f64>(300, 3, 2);
+    assert!(!col_dots(x.as_ref(), b.as_ref(), |_, _, _| unreachable!()));
+    let mut dst = Mat::<f64>::zeros(4, 3);
+    assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
+    eprintln!("no AVX-512 here: checked that the kernel declines");
+    true
+}
+
+#[test]
+fn col_dots_match_plain_sums() {
+    if skip_without_avx512() {
+        return;
+    }
+    // Rows: one, lane tails on both sides of 8 and 16, several 32 KiB row tiles (at k = 16,
+    // 256 f64 rows a tile; 1300 f32 rows at k = 3 are three tiles).
+    for n in [1, 7, 8, 9, 15, 16, 17, 100, 409, 1300] {
+        // Columns of X: short and full groups of four.
+        for m in [1, 3, 4, 6, 9] {
+            for k in 1..=COL_DOTS_MAX_K {
+                check_col_dots::<f64>(n, m, k, 1e-14);
+                check_col_dots::<f32>(n, m, k, 1e-6);
+            }
+        }
+    }
+}
+
+#[test]
+fn col_dots_declines_what_it_does_not_take() {
+    if skip_without_avx512() {
+        return;
+    }
+    let x = filled::<f64>(40, 5, 1);
+    let b = filled::<f64>(40, COL_DOTS_MAX_K + 1, 2);
+    assert!(!col_dots_applies(x.as_ref(), b.as_ref()));
+    assert!(!col_dots(x.as_ref(), b.as_ref(), |_, _, _| unreachable!()));
+    // Rows of a row-major view are not contiguous down a column.
+    let xt = filled::<f64>(5, 40, 3);
+    assert!(!col_dots_applies(xt.transpose(), b.as_ref().subcols(0, 3)));
+    // Row counts that differ.
+    assert!(!col_dots_applies(
+        x.as_ref(),
+        b.as_ref().subrows(0, 39).subcols(0, 3)
+    ));
+    assert!(col_dots_applies(x.as_ref(), b.as_ref().subcols(0, 3)));
+}
+
+fn close<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) -> bool {
+    let mut worst = 0.0f64;
+    for j in 0..a.ncols() {
+        for i in 0..a.nrows() {
+            let (u, v) = (a[(i, j)].to_f64(), b[(i, j)].to_f64());
+            worst = worst.max((u - v).abs() / (1.0 + v.abs()));
+        }
+    }
+    worst <= tol
+}
+
+fn check_product<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
+    let x = filled::<T>(n, m, 5);
+    let b = filled::<T>(n, k, 6);
+    let mut want = Mat::<T>::zeros(m, k);
+    kernels::matmul(
+        want.as_mut(),
+        Accum::Replace,
+        x.transpose(),
+        b.as_ref(),
+        T::ONE,
+        Par::Seq,
+    )
+    .unwrap();
+    let mut first: Option<(Mat<T>, Mat<T>)> = None;
+    for par in [Par::Seq, Par::rayon(2), Par::rayon(3)] {
+        // Garbage in the destinations: the product replaces it.
+        let mut xtb = Mat::<T>::from_fn(m, k, |_, _| T::from_f64(7.0));
+        let mut btx = Mat::<T>::from_fn(k, m, |_, _| T::from_f64(7.0));
+        assert!(kernels::xt_b_into(xtb.as_mut(), false, x.as_ref(), b.as_ref(), par).unwrap());
+        assert!(kernels::xt_b_into(btx.as_mut(), true, x.as_ref(), b.as_ref(), par).unwrap());
+        assert!(
+            close(xtb.as_ref(), want.as_ref(), tol),
+            "{} Xᵀ·B, n = {n}, m = {m}, k = {k}",
+            T::NAME
+        );
+        assert_eq!(
+            btx,
+            xtb.transpose().to_owned(),
+            "Bᵀ·X is (Xᵀ·B)ᵀ, bit for bit"
+        );
+        // The data interface takes the same path.
+        let mut via = Mat::<T>::zeros(m, k);
+        DataRef::Dense(x.as_ref())
+            .t_mul_into(via.as_mut(), b.as_ref(), par)
+            .unwrap();
+        assert_eq!(via, xtb);
+        let mut via_t = Mat::<T>::zeros(k, m);
+        DataRef::Dense(x.as_ref())
+            .lhs_t_mul_into(via_t.as_mut(), b.as_ref(), par)
+            .unwrap();
+        assert_eq!(via_t, btx);
+        match &first {
+            None => first = Some((xtb, btx)),
+            Some((a, bt)) => {
+                assert_eq!(a, &xtb, "{par:?} changed the bits of Xᵀ·B");
+                assert_eq!(bt, &btx, "{par:?} changed the bits of Bᵀ·X");
+            }
+        }
+    }
+}
+
+#[test]
+fn xt_b_is_the_product_on_any_thread_count() {
+    if skip_without_avx512() {
+        return;
+    }
+    // The faces' shape at k = 10, the transposed faces, several row tiles, uneven blocks.
+    for (n, m, k) in [
+        (400, 4096, 10),
+        (4096, 400, 7),
+        (1000, 333, 2),
+        (257, 1030, 5),
+    ] {
+        check_product::<f64>(n, m, k, 1e-13);
+        check_product::<f32>(n, m, k, 1e-5);
+    }
+}
+
+#[test]
+fn xt_b_leaves_other_shapes_to_the_caller() {
+    let x = filled::<f64>(400, 50, 1);
+    let mut dst = Mat::<f64>::from_fn(50, 11, |_, _| 3.0);
+    let untouched = dst.clone();
+    // Too many components, too few rows, one component: declined, nothing written.
+    let b = filled::<f64>(400, 11, 2);
+    assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
+    let short = filled::<f64>(100, 50, 3);
+    let b3 = filled::<f64>(100, 3, 4);
+    let mut d3 = Mat::<f64>::zeros(50, 3);
+    assert!(
+        !kernels::xt_b_into(d3.as_mut(), false, short.as_ref(), b3.as_ref(), Par::Seq).unwrap()
+    );
+    let b1 = filled::<f64>(400, 1, 5);
+    let mut d1 = Mat::<f64>::zeros(50, 1);
+    assert!(!kernels::xt_b_into(d1.as_mut(), false, x.as_ref(), b1.as_ref(), Par::Seq).unwrap());
+    assert_eq!(dst, untouched);
+    // Shapes that do not fit are errors, not a decline.
+    let b_bad = filled::<f64>(399, 3, 6);
+    let mut d = Mat::<f64>::zeros(50, 3);
+    assert!(kernels::xt_b_into(d.as_mut(), false, x.as_ref(), b_bad.as_ref(), Par::Seq).is_err());
+    let mut d_bad = Mat::<f64>::zeros(49, 3);
+    let b_ok = filled::<f64>(400, 3, 7);
+    assert!(
+        kernels::xt_b_into(d_bad.as_mut(), false, x.as_ref(), b_ok.as_ref(), Par::Seq).is_err()
+    );
+    assert!(kernels::xt_b_into(d.as_mut(), true, x.as_ref(), b_ok.as_ref(), Par::Seq).is_err());
+}
