@@ -341,7 +341,11 @@ fn col_blocks<T: Float>(
         let cols = x.ncols().min(b1 * len) - start;
         let xb = x.subcols(start, cols);
         let ran = crate::simd::col_dots(xb, b, |j, c, v| dst[(j, c)] += v);
-        debug_assert!(ran, "xt_b_into tested that col_dots applies");
+        // `xt_b_into` tested that it applies; a decline here would leave zeros behind.
+        assert!(
+            ran,
+            "col_dots declined a block after xt_b_into accepted the product"
+        );
         return;
     }
     let half = groups / 2;

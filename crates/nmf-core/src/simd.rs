@@ -6,7 +6,9 @@
 //! quarter of the AVX-512 width. [`multiversion!`](crate::multiversion) compiles one function
 //! body three times (AVX-512, AVX2, baseline) and picks the best the CPU supports on each call
 //! (the feature test is a cached atomic load). Rust never fuses `a * b + c` into an FMA, so
-//! every version computes the same bits.
+//! every version of a `multiversion!` function computes the same bits. [`col_dots`] is
+//! different: it runs only with AVX-512 and its callers fall back to faer elsewhere, so its
+//! products differ in the last bits between AVX-512 machines and others.
 //!
 //! This is the workspace's only `unsafe` (allowed here, denied everywhere else): calling a
 //! `#[target_feature]` function is unsafe, and sound once the CPU is known to have the features;
@@ -116,9 +118,10 @@ pub fn col_dots_applies<T: crate::Float>(x: faer::MatRef<'_, T>, b: faer::MatRef
 ///
 /// This is `Xᵀ·W` (and `Wᵀ·X`) for a small k without packing X: faer's GEMM transposes X
 /// into its panels for every such product, a fifth of a cd fit's time at k = 10 on the faces
-/// (docs/performance.md). Here each column of X is read once per row tile, in
-/// order, and four of them share every load of `b`'s columns, which stay in L1 (a row tile
-/// holds at most 32 KiB of `b`). Each `(j, c)` is summed in the same order whichever columns
+/// (docs/performance.md). Here each column of X is read from memory once per row tile, in
+/// order, and four of them share every load of `b`'s columns. A row tile holds at most 32 KiB
+/// of `b`, which stays in a 48 KiB L1 (Zen 5) together with the four columns that a second
+/// pass over `b` (k > 5) rereads; with a 32 KiB L1 part of it comes from L2. Each `(j, c)` is summed in the same order whichever columns
 /// of X come with it, so a caller that splits the columns over threads gets the same bits
 /// for any thread count.
 pub fn col_dots<T: crate::Float>(

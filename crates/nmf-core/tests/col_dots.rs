@@ -27,12 +27,41 @@ fn reference<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>, j: usize, c: usize) -
     (s, a)
 }
 
+/// `filled` inside a frame of NaN: a read outside the view turns a result into NaN.
+fn framed<T: Float>(n: usize, m: usize, top: usize, left: usize, seed: usize) -> Mat<T> {
+    let inner = filled::<T>(n, m, seed);
+    Mat::from_fn(n + top + 2, m + left + 1, |i, j| {
+        if (top..top + n).contains(&i) && (left..left + m).contains(&j) {
+            inner[(i - top, j - left)]
+        } else {
+            T::from_f64(f64::NAN)
+        }
+    })
+}
+
 fn check_col_dots<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
-    // Views into larger matrices: column strides beyond n, a row offset.
-    let xbig = filled::<T>(n + 5, m + 2, 1);
-    let bbig = filled::<T>(n + 3, k + 1, 2);
+    // Views into larger matrices framed by NaN: column strides beyond n, a row offset.
+    let xbig = framed::<T>(n, m, 3, 1, 1);
+    let bbig = framed::<T>(n, k, 1, 0, 2);
     let x = xbig.as_ref().submatrix(3, 1, n, m);
     let b = bbig.as_ref().submatrix(1, 0, n, k);
+    check_views(x, b, tol);
+    // Views that end where their memory ends (no padding after the last column).
+    let xs: Vec<T> = (0..m)
+        .flat_map(|j| (0..n).map(move |i| x[(i, j)]))
+        .collect();
+    let bs: Vec<T> = (0..k)
+        .flat_map(|c| (0..n).map(move |i| b[(i, c)]))
+        .collect();
+    check_views(
+        MatRef::from_column_major_slice(&xs, n, m),
+        MatRef::from_column_major_slice(&bs, n, k),
+        tol,
+    );
+}
+
+fn check_views<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) {
+    let (n, m, k) = (x.nrows(), x.ncols(), b.ncols());
     let mut got = Mat::<f64>::zeros(m, k);
     let mut calls = vec![0u32; m * k];
     let ran = col_dots(x, b, |j, c, v| {
@@ -44,6 +73,7 @@ fn check_col_dots<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
         for c in 0..k {
             let (want, size) = reference(x, b, j, c);
             let err = (got[(j, c)] - want).abs();
+            // Written so that a NaN fails.
             assert!(
                 err <= tol * size.max(f64::MIN_POSITIVE),
                 "{} n = {n}, m = {m}, k = {k}, ({j}, {c}): {} against {want} (error {err:e})",
@@ -63,8 +93,12 @@ fn skip_without_avx512() -> bool {
     let x = filled::<f64>(300, 4, 1);
     let b = filled::<f64>(300, 3, 2);
     assert!(!col_dots(x.as_ref(), b.as_ref(), |_, _, _| unreachable!()));
-    let mut dst = Mat::<f64>::zeros(4, 3);
+    let mut dst = Mat::<f64>::from_fn(4, 3, |_, _| 3.0);
     assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
+    assert!(
+        dst.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
+        "declined but wrote"
+    );
     eprintln!("no AVX-512 here: checked that the kernel declines");
     true
 }
@@ -74,8 +108,9 @@ fn col_dots_match_plain_sums() {
     if skip_without_avx512() {
         return;
     }
-    // Rows: one, lane tails on both sides of 8 and 16, several 32 KiB row tiles (at k = 16,
-    // 256 f64 rows a tile; 1300 f32 rows at k = 3 are three tiles).
+    // Rows: one, lane tails on both sides of 8 and 16, several 32 KiB row tiles (a tile is
+    // 4096 / k f64 rows or 8192 / k f32 rows, rounded down to whole vectors: at n = 409 f64
+    // from k = 10, at n = 1300 f64 from k = 4 and f32 from k = 7).
     for n in [1, 7, 8, 9, 15, 16, 17, 100, 409, 1300] {
         // Columns of X: short and full groups of four.
         for m in [1, 3, 4, 6, 9] {
@@ -108,14 +143,16 @@ fn col_dots_declines_what_it_does_not_take() {
 }
 
 fn close<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) -> bool {
-    let mut worst = 0.0f64;
     for j in 0..a.ncols() {
         for i in 0..a.nrows() {
             let (u, v) = (a[(i, j)].to_f64(), b[(i, j)].to_f64());
-            worst = worst.max((u - v).abs() / (1.0 + v.abs()));
+            // Written so that a NaN fails.
+            if !((u - v).abs() <= tol * (1.0 + v.abs())) {
+                return false;
+            }
         }
     }
-    worst <= tol
+    true
 }
 
 fn check_product<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
@@ -196,14 +233,31 @@ fn xt_b_leaves_other_shapes_to_the_caller() {
     assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
     let short = filled::<f64>(100, 50, 3);
     let b3 = filled::<f64>(100, 3, 4);
-    let mut d3 = Mat::<f64>::zeros(50, 3);
+    let mut d3 = Mat::<f64>::from_fn(50, 3, |_, _| 3.0);
     assert!(
         !kernels::xt_b_into(d3.as_mut(), false, short.as_ref(), b3.as_ref(), Par::Seq).unwrap()
     );
     let b1 = filled::<f64>(400, 1, 5);
-    let mut d1 = Mat::<f64>::zeros(50, 1);
+    let mut d1 = Mat::<f64>::from_fn(50, 1, |_, _| 3.0);
     assert!(!kernels::xt_b_into(d1.as_mut(), false, x.as_ref(), b1.as_ref(), Par::Seq).unwrap());
+    // A row-major X (a transposed view) or B: rows are not contiguous down the columns.
+    let xt = filled::<f64>(50, 400, 6);
+    let b4 = filled::<f64>(400, 4, 7);
+    let mut d4 = Mat::<f64>::from_fn(50, 4, |_, _| 3.0);
+    assert!(
+        !kernels::xt_b_into(d4.as_mut(), false, xt.transpose(), b4.as_ref(), Par::Seq).unwrap()
+    );
+    let b4t = filled::<f64>(4, 400, 8);
+    assert!(
+        !kernels::xt_b_into(d4.as_mut(), false, x.as_ref(), b4t.transpose(), Par::Seq).unwrap()
+    );
     assert_eq!(dst, untouched);
+    for d in [&d3, &d1, &d4] {
+        assert!(
+            d.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
+            "declined but wrote"
+        );
+    }
     // Shapes that do not fit are errors, not a decline.
     let b_bad = filled::<f64>(399, 3, 6);
     let mut d = Mat::<f64>::zeros(50, 3);
