@@ -380,7 +380,8 @@ fn read_seconds<T: Float>(a: faer::MatRef<'_, T>, parts: usize, repeats: usize) 
 
 /// Our kernels' best time for one product (`nmf_core::kernels`, the ones the solvers call): a
 /// product and its transpose are the same work, and the left operand may be stored either way,
-/// so all four are timed (a solver can pick any; at k = 10 they differed by 1.6x).
+/// so all four are timed (a solver can pick any; at k = 10 they differed by 1.6x), and with a
+/// row-major left operand also `xt_b_into` (`Xᵀ·W` at k <= 10, which declines other shapes).
 fn time_product<T: Float>(p: &Product, par: Par, repeats: usize) -> Result<f64> {
     use nmf_core::kernels::{matmul, syrk_lower_into};
     let fill = pattern::<T>;
@@ -415,6 +416,14 @@ fn time_product<T: Float>(p: &Product, par: Par, repeats: usize) -> Result<f64> 
                     T::ONE,
                     par,
                 )?)
+            })?;
+            best = best.min(t);
+        }
+        // `Xᵀ·b` for X = a_rows (inner x rows, column-major), where it applies.
+        if nmf_core::kernels::xt_b_into(c.as_mut(), false, a_rows.as_ref(), b.as_ref(), par)? {
+            let t = fastest(repeats, || {
+                nmf_core::kernels::xt_b_into(c.as_mut(), false, a_rows.as_ref(), b.as_ref(), par)?;
+                Ok(())
             })?;
             best = best.min(t);
         }
