@@ -1,6 +1,8 @@
 //! The products of one NMF iteration at the faces' shape (400 x 4096), k = 10, 50, 200:
 //! `nmf_core::kernels::matmul` (thread-count independent) on one and two threads, next to faer's
-//! own parallel GEMM; plus the f64-accumulated reductions.
+//! own parallel GEMM; `Xᵀ·W` at k = 5 and 10 through faer and through `simd::col_dots` at every
+//! vector width this CPU has (on an AVX2 machine, the measure of whether its AVX2 kernel should
+//! stay on); plus the f64-accumulated reductions.
 //!
 //! `cargo bench --bench kernels` (filter: `cargo bench --bench kernels -- "k=50"`).
 
@@ -12,6 +14,7 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use faer::{Accum, Mat, MatRef, Par};
 use nmf::kernels;
+use nmf_core::simd::{DotsWidth, col_dots_at};
 
 type Product =
     for<'a> fn(&'a Mat<f32>, &'a Mat<f32>, &'a Mat<f32>) -> (MatRef<'a, f32>, MatRef<'a, f32>);
@@ -59,6 +62,45 @@ fn products(c: &mut Criterion) {
                 })
             });
         }
+        g.finish();
+    }
+    for k in [5, 10] {
+        let (w, _) = common::factors(&x, k);
+        let mut g = c.benchmark_group(format!("small-k Xᵀ·W k={k}"));
+        g.sample_size(20)
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500));
+        g.throughput(Throughput::Elements((2 * n * m * k) as u64));
+        let mut dst = Mat::<f32>::zeros(m, k);
+        g.bench_function("faer (kernels::matmul) 1 thread", |bch| {
+            bch.iter(|| {
+                let (xt, wr) = (x.transpose(), w.as_ref());
+                kernels::matmul(dst.as_mut(), Accum::Replace, xt, wr, 1.0, Par::Seq).unwrap();
+                black_box(&dst);
+            })
+        });
+        for width in [DotsWidth::Avx512, DotsWidth::Avx2] {
+            if !width.supported() {
+                continue;
+            }
+            g.bench_function(format!("col_dots {width:?} 1 thread"), |bch| {
+                bch.iter(|| {
+                    dst.fill(0.0);
+                    let ran = col_dots_at(width, x.as_ref(), w.as_ref(), |j, c, v| {
+                        dst[(j, c)] += v;
+                    });
+                    assert!(ran);
+                    black_box(&dst);
+                })
+            });
+        }
+        g.bench_function("xt_b_into 2 threads", |bch| {
+            bch.iter(|| {
+                kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), w.as_ref(), Par::rayon(2))
+                    .unwrap();
+                black_box(&dst);
+            })
+        });
         g.finish();
     }
     let mut g = c.benchmark_group("reductions");

@@ -291,7 +291,8 @@ pub const XT_B_MAX_K: usize = 10;
 /// for a column-major X (n x m) and a B (n x k) with 2 to [`XT_B_MAX_K`] columns and at least
 /// [`XT_B_MIN_ROWS`] rows, through [`simd::col_dots`](crate::simd::col_dots): X is read once
 /// and never packed. Returns `Ok(false)`, having written nothing, outside that range or where
-/// the kernel does not run (no AVX-512, other strides); the caller then takes [`matmul`].
+/// the kernel does not run (neither AVX-512 nor AVX2, other strides); the caller then takes
+/// [`matmul`].
 ///
 /// X's columns are cut into fixed blocks of [`partition::matmul_block_len`]`(m)` (a function
 /// of the shape only) and `par` only decides how many run at once: the same bits whatever it

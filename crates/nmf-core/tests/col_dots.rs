@@ -4,7 +4,9 @@
 //! where it does not apply.
 
 use faer::{Accum, Mat, MatRef, Par};
-use nmf_core::simd::{COL_DOTS_MAX_K, col_dots, col_dots_applies, col_dots_available};
+use nmf_core::simd::{
+    COL_DOTS_MAX_K, DotsWidth, col_dots, col_dots_applies, col_dots_at, col_dots_available,
+};
 use nmf_core::{DataRef, Float, kernels};
 
 fn filled<T: Float>(n: usize, m: usize, seed: usize) -> Mat<T> {
@@ -60,15 +62,29 @@ fn check_col_dots<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
     );
 }
 
+/// Every width this CPU has (the AVX2 kernel is checked on AVX-512 machines too).
+fn widths() -> Vec<DotsWidth> {
+    [DotsWidth::Avx512, DotsWidth::Avx2]
+        .into_iter()
+        .filter(|w| w.supported())
+        .collect()
+}
+
 fn check_views<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) {
+    for width in widths() {
+        check_width(width, x, b, tol);
+    }
+}
+
+fn check_width<T: Float>(width: DotsWidth, x: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) {
     let (n, m, k) = (x.nrows(), x.ncols(), b.ncols());
     let mut got = Mat::<f64>::zeros(m, k);
     let mut calls = vec![0u32; m * k];
-    let ran = col_dots(x, b, |j, c, v| {
+    let ran = col_dots_at(width, x, b, |j, c, v| {
         got[(j, c)] += v.to_f64();
         calls[j * k + c] += 1;
     });
-    assert!(ran, "col_dots declined n = {n}, m = {m}, k = {k}");
+    assert!(ran, "{width:?} declined n = {n}, m = {m}, k = {k}");
     for j in 0..m {
         for c in 0..k {
             let (want, size) = reference(x, b, j, c);
@@ -76,7 +92,7 @@ fn check_views<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) {
             // Written so that a NaN fails.
             assert!(
                 err <= tol * size.max(f64::MIN_POSITIVE),
-                "{} n = {n}, m = {m}, k = {k}, ({j}, {c}): {} against {want} (error {err:e})",
+                "{} {width:?} n = {n}, m = {m}, k = {k}, ({j}, {c}): {} against {want} (error {err:e})",
                 T::NAME,
                 got[(j, c)]
             );
@@ -85,11 +101,11 @@ fn check_views<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) {
     }
 }
 
-fn skip_without_avx512() -> bool {
+fn skip_without_simd() -> bool {
     if col_dots_available() {
         return false;
     }
-    // Without AVX-512 the kernel must decline, so that callers take faer.
+    // Without AVX2 or AVX-512 the kernel must decline, so that callers take faer.
     let x = filled::<f64>(300, 4, 1);
     let b = filled::<f64>(300, 3, 2);
     assert!(!col_dots(x.as_ref(), b.as_ref(), |_, _, _| unreachable!()));
@@ -99,13 +115,13 @@ fn skip_without_avx512() -> bool {
         dst.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
         "declined but wrote"
     );
-    eprintln!("no AVX-512 here: checked that the kernel declines");
+    eprintln!("no AVX2 or AVX-512 here: checked that the kernel declines");
     true
 }
 
 #[test]
 fn col_dots_match_plain_sums() {
-    if skip_without_avx512() {
+    if skip_without_simd() {
         return;
     }
     // Rows: one, lane tails on both sides of 8 and 16, several 32 KiB row tiles (a tile is
@@ -124,7 +140,7 @@ fn col_dots_match_plain_sums() {
 
 #[test]
 fn col_dots_declines_what_it_does_not_take() {
-    if skip_without_avx512() {
+    if skip_without_simd() {
         return;
     }
     let x = filled::<f64>(40, 5, 1);
@@ -147,7 +163,8 @@ fn close<T: Float>(a: MatRef<'_, T>, b: MatRef<'_, T>, tol: f64) -> bool {
         for i in 0..a.nrows() {
             let (u, v) = (a[(i, j)].to_f64(), b[(i, j)].to_f64());
             // Written so that a NaN fails.
-            if !((u - v).abs() <= tol * (1.0 + v.abs())) {
+            let within = (u - v).abs() <= tol * (1.0 + v.abs());
+            if !within {
                 return false;
             }
         }
@@ -208,7 +225,7 @@ fn check_product<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
 
 #[test]
 fn xt_b_is_the_product_on_any_thread_count() {
-    if skip_without_avx512() {
+    if skip_without_simd() {
         return;
     }
     // The faces' shape at k = 10, the transposed faces, several row tiles, uneven blocks.
