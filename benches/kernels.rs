@@ -64,45 +64,8 @@ fn products(c: &mut Criterion) {
         }
         g.finish();
     }
-    for k in [5, 10] {
-        let (w, _) = common::factors(&x, k);
-        let mut g = c.benchmark_group(format!("small-k Xᵀ·W k={k}"));
-        g.sample_size(20)
-            .measurement_time(Duration::from_secs(2))
-            .warm_up_time(Duration::from_millis(500));
-        g.throughput(Throughput::Elements((2 * n * m * k) as u64));
-        let mut dst = Mat::<f32>::zeros(m, k);
-        g.bench_function("faer (kernels::matmul) 1 thread", |bch| {
-            bch.iter(|| {
-                let (xt, wr) = (x.transpose(), w.as_ref());
-                kernels::matmul(dst.as_mut(), Accum::Replace, xt, wr, 1.0, Par::Seq).unwrap();
-                black_box(&dst);
-            })
-        });
-        for width in [DotsWidth::Avx512, DotsWidth::Avx2] {
-            if !width.supported() {
-                continue;
-            }
-            g.bench_function(format!("col_dots {width:?} 1 thread"), |bch| {
-                bch.iter(|| {
-                    dst.fill(0.0);
-                    let ran = col_dots_at(width, x.as_ref(), w.as_ref(), |j, c, v| {
-                        dst[(j, c)] += v;
-                    });
-                    assert!(ran);
-                    black_box(&dst);
-                })
-            });
-        }
-        g.bench_function("xt_b_into 2 threads", |bch| {
-            bch.iter(|| {
-                kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), w.as_ref(), Par::rayon(2))
-                    .unwrap();
-                black_box(&dst);
-            })
-        });
-        g.finish();
-    }
+    small_k::<f32>(c);
+    small_k::<f64>(c);
     let mut g = c.benchmark_group("reductions");
     g.sample_size(20).measurement_time(Duration::from_secs(2));
     g.throughput(Throughput::Elements((n * m) as u64));
@@ -113,6 +76,59 @@ fn products(c: &mut Criterion) {
         b.iter(|| black_box(kernels::frobenius_inner(x.as_ref(), x.as_ref()).unwrap()))
     });
     g.finish();
+}
+
+/// `Xᵀ·W` at k = 5 and 10: faer (one and two threads, through `kernels::matmul`), each width
+/// of `simd::col_dots` on one thread, and `xt_b_into` (the products' path) on two.
+fn small_k<T: nmf::Float>(c: &mut Criterion) {
+    let x = common::synthetic::<T>();
+    let (n, m) = x.shape();
+    for k in [5, 10] {
+        let (w, _) = common::factors(&x, k);
+        let mut g = c.benchmark_group(format!("small-k Xᵀ·W {} k={k}", T::NAME));
+        g.sample_size(20)
+            .measurement_time(Duration::from_secs(2))
+            .warm_up_time(Duration::from_millis(500));
+        g.throughput(Throughput::Elements((2 * n * m * k) as u64));
+        let mut dst = Mat::<T>::zeros(m, k);
+        for (label, par) in [("1 thread", Par::Seq), ("2 threads", Par::rayon(2))] {
+            g.bench_function(format!("faer (kernels::matmul) {label}"), |bch| {
+                bch.iter(|| {
+                    let (xt, wr) = (x.transpose(), w.as_ref());
+                    kernels::matmul(dst.as_mut(), Accum::Replace, xt, wr, T::ONE, par).unwrap();
+                    black_box(&dst);
+                })
+            });
+        }
+        for width in [DotsWidth::Avx512, DotsWidth::Avx2] {
+            if !width.supported() {
+                continue;
+            }
+            g.bench_function(format!("col_dots {width:?} 1 thread"), |bch| {
+                bch.iter(|| {
+                    dst.fill(T::ZERO);
+                    let ran = col_dots_at(width, x.as_ref(), w.as_ref(), |j, c, v| {
+                        dst[(j, c)] += v;
+                    });
+                    assert!(ran);
+                    black_box(&dst);
+                })
+            });
+        }
+        let label = if kernels::XT_B_WIDTH.supported() {
+            "xt_b_into 2 threads"
+        } else {
+            "xt_b_into 2 threads (declines here: no AVX-512)"
+        };
+        g.bench_function(label, |bch| {
+            bch.iter(|| {
+                let (xr, wr) = (x.as_ref(), w.as_ref());
+                kernels::xt_b_into(dst.as_mut(), false, xr, wr, Par::rayon(2)).unwrap();
+                black_box(&dst);
+            })
+        });
+        g.finish();
+    }
 }
 
 criterion_group!(benches, products);

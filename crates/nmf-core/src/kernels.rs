@@ -287,12 +287,18 @@ pub const XT_B_MIN_ROWS: usize = 256;
 /// Most columns of B for [`xt_b_into`]: from 13 its passes over B lose to faer's panels.
 pub const XT_B_MAX_K: usize = 10;
 
+/// The vector width [`xt_b_into`] runs at. AVX-512 only: the AVX2 kernel is built and tested,
+/// but it has not been timed against faer on an AVX2 CPU (on Zen 5 it is slower than faer's
+/// AVX-512 GEMM, which says nothing about faer's AVX2 one). `cargo bench --bench kernels --
+/// small-k` compares them; on AVX2 hardware that measurement decides whether it joins.
+pub const XT_B_WIDTH: crate::simd::DotsWidth = crate::simd::DotsWidth::Avx512;
+
 /// `dst = Xᵀ·B` (m x k, `transposed == false`) or `dst = Bᵀ·X` (k x m, `transposed == true`)
 /// for a column-major X (n x m) and a B (n x k) with 2 to [`XT_B_MAX_K`] columns and at least
-/// [`XT_B_MIN_ROWS`] rows, through [`simd::col_dots`](crate::simd::col_dots): X is read once
-/// and never packed. Returns `Ok(false)`, having written nothing, outside that range or where
-/// the kernel does not run (neither AVX-512 nor AVX2, other strides); the caller then takes
-/// [`matmul`].
+/// [`XT_B_MIN_ROWS`] rows, through [`simd::col_dots_at`](crate::simd::col_dots_at) at
+/// [`XT_B_WIDTH`]: X is read once and never packed. Returns `Ok(false)`, having written
+/// nothing, outside that range or where the kernel does not run (no AVX-512, other strides);
+/// the caller then takes [`matmul`].
 ///
 /// X's columns are cut into fixed blocks of [`partition::matmul_block_len`]`(m)` (a function
 /// of the shape only) and `par` only decides how many run at once: the same bits whatever it
@@ -316,7 +322,8 @@ pub fn xt_b_into<T: Float>(
     }
     // k = 1 is a matrix-vector product, which faer streams as fast.
     let in_range = (2..=XT_B_MAX_K).contains(&k) && x.nrows() >= XT_B_MIN_ROWS && m > 0;
-    if !in_range || !crate::simd::col_dots_applies(x, b) {
+    let fits = XT_B_WIDTH.supported() && crate::simd::col_dots_applies(x, b);
+    if !in_range || !fits {
         return Ok(false);
     }
     dst.fill(T::ZERO);
@@ -341,7 +348,7 @@ fn col_blocks<T: Float>(
         let start = b0 * len;
         let cols = x.ncols().min(b1 * len) - start;
         let xb = x.subcols(start, cols);
-        let ran = crate::simd::col_dots(xb, b, |j, c, v| dst[(j, c)] += v);
+        let ran = crate::simd::col_dots_at(XT_B_WIDTH, xb, b, |j, c, v| dst[(j, c)] += v);
         // `xt_b_into` tested that it applies; a decline here would leave zeros behind.
         assert!(
             ran,

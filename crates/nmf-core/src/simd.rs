@@ -203,8 +203,9 @@ mod dots {
 
     /// Columns of X that share each load of `b`.
     const JB: usize = 4;
-    /// Most columns of `b` per pass over a group, any width (AVX-512: 4 x 5 accumulators and
-    /// 4 + 1 operands, 25 of its 32 registers; AVX2: 4 x 2 and 4 + 1, 13 of its 16).
+    /// Room for the columns of `b` of one pass (the sizes of `bs` and `out`): the widest
+    /// pass of any width. Each width's own limit is `Lanes::CB` (AVX-512: 4 x 5 accumulators
+    /// and 4 + 1 operands, 25 of its 32 registers; AVX2: 4 x 2 and 4 + 1, 13 of its 16).
     const CB: usize = 5;
     /// Bytes of `b` a row tile keeps in L1.
     const TILE_BYTES: usize = 32 * 1024;
@@ -577,6 +578,7 @@ mod dots {
                 let mut c0 = 0;
                 for p in 0..passes {
                     let cn = base + usize::from(p < extra);
+                    debug_assert!(cn <= L::CB, "a pass wider than the width's registers");
                     let mut bs = [core::ptr::null::<L::E>(); CB];
                     for (c, slot) in bs.iter_mut().enumerate().take(cn) {
                         *slot = bcol(c0 + c, i0);

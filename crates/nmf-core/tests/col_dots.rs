@@ -9,6 +9,26 @@ use nmf_core::simd::{
 };
 use nmf_core::{DataRef, Float, kernels};
 
+/// Whether `xt_b_into` runs here; if not, checks that it declines.
+fn xt_b_runs() -> bool {
+    if kernels::XT_B_WIDTH.supported() {
+        return true;
+    }
+    let x = filled::<f64>(300, 4, 1);
+    let b = filled::<f64>(300, 3, 2);
+    let mut dst = Mat::<f64>::from_fn(4, 3, |_, _| 3.0);
+    assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
+    assert!(
+        dst.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
+        "declined but wrote"
+    );
+    eprintln!(
+        "no {:?} here: checked that xt_b_into declines",
+        kernels::XT_B_WIDTH
+    );
+    false
+}
+
 fn filled<T: Float>(n: usize, m: usize, seed: usize) -> Mat<T> {
     // Values in (0, 1] with no pattern a wrong index could hide behind.
     Mat::from_fn(n, m, |i, j| {
@@ -127,9 +147,15 @@ fn col_dots_match_plain_sums() {
     // Rows: one, lane tails on both sides of 8 and 16, several 32 KiB row tiles (a tile is
     // 4096 / k f64 rows or 8192 / k f32 rows, rounded down to whole vectors: at n = 409 f64
     // from k = 10, at n = 1300 f64 from k = 4 and f32 from k = 7).
-    for n in [1, 7, 8, 9, 15, 16, 17, 100, 409, 1300] {
-        // Columns of X: short and full groups of four.
-        for m in [1, 3, 4, 6, 9] {
+    // Every tail length of both widths (1..=33), then row tiles.
+    for n in (1..=33).chain([100, 409, 1300]) {
+        // Columns of X: short and full groups of four (fewer shapes for the tail sweep).
+        let ms: &[usize] = if n <= 33 && n != 1 && n != 17 {
+            &[3, 5]
+        } else {
+            &[1, 3, 4, 6, 9]
+        };
+        for &m in ms {
             for k in 1..=COL_DOTS_MAX_K {
                 check_col_dots::<f64>(n, m, k, 1e-14);
                 check_col_dots::<f32>(n, m, k, 1e-6);
@@ -223,9 +249,53 @@ fn check_product<T: Float>(n: usize, m: usize, k: usize, tol: f64) {
     }
 }
 
+/// Column blocks of X (what threads get) change no bit, at every width.
+#[test]
+fn col_dots_bits_do_not_depend_on_the_column_split() {
+    if skip_without_simd() {
+        return;
+    }
+    fn run<T: Float>(
+        width: DotsWidth,
+        x: MatRef<'_, T>,
+        b: MatRef<'_, T>,
+        cuts: &[usize],
+    ) -> Mat<T> {
+        let mut out = Mat::<T>::zeros(x.ncols(), b.ncols());
+        for c in cuts.windows(2) {
+            let part = x.subcols(c[0], c[1] - c[0]);
+            assert!(col_dots_at(width, part, b, |j, cc, v| out
+                [(c[0] + j, cc)] +=
+                v));
+        }
+        out
+    }
+    fn check<T: Float>(n: usize, m: usize, k: usize) {
+        let x = filled::<T>(n, m, 9);
+        let b = filled::<T>(n, k, 10);
+        for width in widths() {
+            let whole = run(width, x.as_ref(), b.as_ref(), &[0, m]);
+            for cuts in [vec![0, 1, m], vec![0, 5, 6, 17, m], vec![0, m / 2, m]] {
+                let split = run(width, x.as_ref(), b.as_ref(), &cuts);
+                assert_eq!(
+                    whole,
+                    split,
+                    "{} {width:?} n = {n}, k = {k}, cuts {cuts:?}",
+                    T::NAME
+                );
+            }
+        }
+    }
+    // One tile and several (k = 10 f64: 408 rows a tile at AVX-512, 408 at AVX2).
+    for (n, k) in [(300, 7), (1000, 10), (257, 3)] {
+        check::<f64>(n, 41, k);
+        check::<f32>(n, 41, k);
+    }
+}
+
 #[test]
 fn xt_b_is_the_product_on_any_thread_count() {
-    if skip_without_simd() {
+    if !xt_b_runs() {
         return;
     }
     // The faces' shape at k = 10, the transposed faces, several row tiles, uneven blocks.
