@@ -9,18 +9,24 @@ use nmf_core::simd::{
 };
 use nmf_core::{DataRef, Float, kernels};
 
+/// Asserts that `xt_b_into` declines `Xᵀ·b` and leaves a sentinel destination untouched.
+fn assert_declines(x: MatRef<'_, f64>, b: MatRef<'_, f64>) {
+    let mut dst = Mat::<f64>::from_fn(x.ncols(), b.ncols(), |_, _| 3.0);
+    assert!(!kernels::xt_b_into(dst.as_mut(), false, x, b, Par::Seq).unwrap());
+    assert!(
+        dst.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
+        "declined but wrote"
+    );
+}
+
 /// Whether `xt_b_into` runs here; if not, checks that it declines.
 fn xt_b_runs() -> bool {
     if kernels::XT_B_WIDTH.supported() {
         return true;
     }
-    let x = filled::<f64>(300, 4, 1);
-    let b = filled::<f64>(300, 3, 2);
-    let mut dst = Mat::<f64>::from_fn(4, 3, |_, _| 3.0);
-    assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
-    assert!(
-        dst.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
-        "declined but wrote"
+    assert_declines(
+        filled::<f64>(300, 4, 1).as_ref(),
+        filled::<f64>(300, 3, 2).as_ref(),
     );
     eprintln!(
         "no {:?} here: checked that xt_b_into declines",
@@ -129,12 +135,7 @@ fn skip_without_simd() -> bool {
     let x = filled::<f64>(300, 4, 1);
     let b = filled::<f64>(300, 3, 2);
     assert!(!col_dots(x.as_ref(), b.as_ref(), |_, _, _| unreachable!()));
-    let mut dst = Mat::<f64>::from_fn(4, 3, |_, _| 3.0);
-    assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
-    assert!(
-        dst.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
-        "declined but wrote"
-    );
+    assert_declines(x.as_ref(), b.as_ref());
     eprintln!("no AVX2 or AVX-512 here: checked that the kernel declines");
     true
 }
@@ -313,38 +314,18 @@ fn xt_b_is_the_product_on_any_thread_count() {
 #[test]
 fn xt_b_leaves_other_shapes_to_the_caller() {
     let x = filled::<f64>(400, 50, 1);
-    let mut dst = Mat::<f64>::from_fn(50, 11, |_, _| 3.0);
-    let untouched = dst.clone();
     // Too many components, too few rows, one component: declined, nothing written.
-    let b = filled::<f64>(400, 11, 2);
-    assert!(!kernels::xt_b_into(dst.as_mut(), false, x.as_ref(), b.as_ref(), Par::Seq).unwrap());
-    let short = filled::<f64>(100, 50, 3);
-    let b3 = filled::<f64>(100, 3, 4);
-    let mut d3 = Mat::<f64>::from_fn(50, 3, |_, _| 3.0);
-    assert!(
-        !kernels::xt_b_into(d3.as_mut(), false, short.as_ref(), b3.as_ref(), Par::Seq).unwrap()
+    assert_declines(x.as_ref(), filled::<f64>(400, 11, 2).as_ref());
+    assert_declines(
+        filled::<f64>(100, 50, 3).as_ref(),
+        filled::<f64>(100, 3, 4).as_ref(),
     );
-    let b1 = filled::<f64>(400, 1, 5);
-    let mut d1 = Mat::<f64>::from_fn(50, 1, |_, _| 3.0);
-    assert!(!kernels::xt_b_into(d1.as_mut(), false, x.as_ref(), b1.as_ref(), Par::Seq).unwrap());
+    assert_declines(x.as_ref(), filled::<f64>(400, 1, 5).as_ref());
     // A row-major X (a transposed view) or B: rows are not contiguous down the columns.
     let xt = filled::<f64>(50, 400, 6);
-    let b4 = filled::<f64>(400, 4, 7);
-    let mut d4 = Mat::<f64>::from_fn(50, 4, |_, _| 3.0);
-    assert!(
-        !kernels::xt_b_into(d4.as_mut(), false, xt.transpose(), b4.as_ref(), Par::Seq).unwrap()
-    );
+    assert_declines(xt.transpose(), filled::<f64>(400, 4, 7).as_ref());
     let b4t = filled::<f64>(4, 400, 8);
-    assert!(
-        !kernels::xt_b_into(d4.as_mut(), false, x.as_ref(), b4t.transpose(), Par::Seq).unwrap()
-    );
-    assert_eq!(dst, untouched);
-    for d in [&d3, &d1, &d4] {
-        assert!(
-            d.col_iter().all(|c| c.iter().all(|&v| v == 3.0)),
-            "declined but wrote"
-        );
-    }
+    assert_declines(x.as_ref(), b4t.transpose());
     // Shapes that do not fit are errors, not a decline.
     let b_bad = filled::<f64>(399, 3, 6);
     let mut d = Mat::<f64>::zeros(50, 3);
