@@ -128,8 +128,13 @@ pub(crate) fn lu_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
         Default::default(),
     );
     // A zero pivot (a rank-deficient block: all-zero or duplicated data) leaves 0/0 in L, and
-    // L's columns would no longer span a's range; Householder QR handles that case.
-    if (0..n).any(|j| lu[(j, j)] == T::ZERO || !lu[(j, j)].is_finite()) {
+    // L's columns would no longer span a's range; Householder QR handles that case. So does a
+    // pivot whose reciprocal overflows (a subnormal one, from a subnormal entry of X): faer
+    // scales the column below it by 1/pivot, and 0·∞ is NaN.
+    if (0..n).any(|j| {
+        let p = lu[(j, j)];
+        p == T::ZERO || !p.is_finite() || !(T::ONE / p).is_finite()
+    }) {
         return orthonormal_basis(a);
     }
     // (P·a)[i] = a[fwd[i]]: row r of the basis is row inv[r] of L.
@@ -681,6 +686,45 @@ mod tests {
             let proj = &q * (q.transpose() * &a);
             assert!((&proj - &a).norm_max() < 1e-10);
         }
+    }
+
+    /// Regression (the hostile-input property test, CI of fb39b0e): a column whose only nonzero
+    /// is subnormal makes a pivot whose reciprocal overflows, and L got 0·∞ = NaN, which the SVD
+    /// of the randomized NNDSVD then refused. Both precisions, a lone subnormal column and one
+    /// beside normal columns: the basis is finite and of full rank, and spans the normal columns.
+    /// (The subnormal column itself is numerically zero; Householder QR, the fallback, treats it
+    /// as such, which is what the power steps need.)
+    #[test]
+    fn lu_basis_survives_subnormal_pivots() {
+        fn check<T: Float>(tiny: T) {
+            let cases = [
+                Mat::from_fn(6, 1, |i, _| if i == 3 { tiny } else { T::ZERO }),
+                Mat::from_fn(6, 3, |i, j| match j {
+                    0 => T::from_f64(1.0 + i as f64),
+                    1 => T::from_f64((i * i) as f64),
+                    _ if i == 3 => tiny,
+                    _ => T::ZERO,
+                }),
+            ];
+            for a in cases {
+                let b = lu_basis(a.as_ref());
+                b.for_each(|&v| assert!(v.is_finite(), "{v:?} in the basis"));
+                assert_eq!(b.shape(), a.shape());
+                let s = thin_svd(b.as_ref()).unwrap().s;
+                assert!(s[s.len() - 1].to_f64() > 0.1, "rank-deficient basis: {s:?}");
+                let q = orthonormal_basis(b.as_ref());
+                for j in 0..a.ncols() - 1 {
+                    let col = a.col(j);
+                    let r = col.to_owned() - &q * (q.transpose() * col);
+                    assert!(
+                        r.norm_max().to_f64() <= 1e-5 * col.norm_max().to_f64(),
+                        "column {j}"
+                    );
+                }
+            }
+        }
+        check::<f32>(1e-45);
+        check::<f64>(5e-324);
     }
 
     #[test]
