@@ -293,6 +293,20 @@ pub const XT_B_MAX_K: usize = 10;
 /// small-k` compares them; on AVX2 hardware that measurement decides whether it joins.
 pub const XT_B_WIDTH: crate::simd::DotsWidth = crate::simd::DotsWidth::Avx512;
 
+/// Whether [`xt_b_into`] computes `Xᵀ·B` (or `Bᵀ·X`) for these operands rather than declining:
+/// 2 to [`XT_B_MAX_K`] columns in B, at least [`XT_B_MIN_ROWS`] rows, a column of X, and
+/// [`XT_B_WIDTH`] on this CPU with strides it takes. A caller that plans around the kernel
+/// (cd's fused H update) asks this first.
+pub fn xt_b_applies<T: Float>(x: MatRef<'_, T>, b: MatRef<'_, T>) -> bool {
+    let k = b.ncols();
+    // k = 1 is a matrix-vector product, which faer streams as fast.
+    let in_range = (2..=XT_B_MAX_K).contains(&k)
+        && x.nrows() >= XT_B_MIN_ROWS
+        && x.nrows() == b.nrows()
+        && x.ncols() > 0;
+    in_range && XT_B_WIDTH.supported() && crate::simd::col_dots_applies(x, b)
+}
+
 /// `dst = Xᵀ·B` (m x k, `transposed == false`) or `dst = Bᵀ·X` (k x m, `transposed == true`)
 /// for a column-major X (n x m) and a B (n x k) with 2 to [`XT_B_MAX_K`] columns and at least
 /// [`XT_B_MIN_ROWS`] rows, through [`simd::col_dots_at`](crate::simd::col_dots_at) at
@@ -320,10 +334,7 @@ pub fn xt_b_into<T: Float>(
     } else {
         dst_shape(&dst, m, k)?;
     }
-    // k = 1 is a matrix-vector product, which faer streams as fast.
-    let in_range = (2..=XT_B_MAX_K).contains(&k) && x.nrows() >= XT_B_MIN_ROWS && m > 0;
-    let fits = XT_B_WIDTH.supported() && crate::simd::col_dots_applies(x, b);
-    if !in_range || !fits {
+    if !xt_b_applies(x, b) {
         return Ok(false);
     }
     dst.fill(T::ZERO);

@@ -8,12 +8,17 @@
 //! the same order as scikit-learn's Cython loop; from there, with AVX-512, a blocked kernel
 //! computes the same gradients in another order ([`sweep_blocked`]). Either way each row's
 //! arithmetic depends on k and the CPU only: results do not depend on the thread count.
+//!
+//! At 2 to 10 components on dense X, where the unpacked small-k kernel runs, the H update is
+//! one pass over X's column blocks that also leaves the next W update its `X·Hᵀ` ([`Fused`]):
+//! X is read from memory once per iteration instead of twice.
 
 use core::ops::Range;
 
+use faer::Accum;
 use faer::prelude::*;
 use faer::{Mat, MatMut, MatRef, Par};
-use nmf_core::kernels::gram_cols_into;
+use nmf_core::kernels::{self, gram_cols_into};
 use nmf_core::loss::{self, LossScratch};
 use nmf_core::partition::{self, Rows};
 use nmf_core::{DataRef, Float, Penalties};
@@ -543,6 +548,106 @@ enum HRole {
     Fixed,
 }
 
+/// Most bytes of X per block of the fused H update: the block the `XᵀW` pass reads from
+/// memory is read again by `X_b·Hᵀ_b`, and should still be in L2 then (512 KiB on Zen 3, 1 MiB
+/// on Zen 4 and 5). On Zen 5 a 1 MiB budget (f64 faces blocks of 256 columns instead of 160)
+/// timed the same within the noise; this one also fits the smaller L2.
+const FUSED_BLOCK_BYTES: usize = 512 * 1024;
+
+/// Most columns per block of the fused H update (`xt_b_into`'s own largest block).
+const FUSED_MAX_COLS: usize = 256;
+/// Fewest columns per block: narrower blocks, for X with more rows than the L2 budget holds
+/// at 64 columns, were not measured, so such X keeps the two separate products.
+const FUSED_MIN_COLS: usize = 64;
+
+/// Partial sums of `X·Hᵀ` in the fused update: a fixed number, so that the sum's order does
+/// not depend on the thread count.
+const FUSED_STRIPES: usize = 8;
+
+/// One stripe's partial `X·Hᵀ` (n x k) and its sweep scratch.
+type FusedSlot<T> = (Mat<T>, Vec<T>);
+
+/// Rows of Hᵀ and of `XᵀW`, and the per-row gradient, violation and first-sweep violation.
+type FusedState<'a, T> = (
+    Rows<'a, T>,
+    Rows<'a, T>,
+    (&'a mut [T], (&'a mut [f64], &'a mut [f64])),
+);
+
+/// The plan of cd's fused H update on a dense X (n x m) at small k: X's columns in blocks
+/// small enough to stay in L2, grouped into [`FUSED_STRIPES`] stripes with a partial `X·Hᵀ`
+/// each. Per block, `XᵀW` through the unpacked small-k kernel (`kernels::xt_b_into`), the
+/// sweep of those rows of Hᵀ, and `X_b·Hᵀ_b` added to the stripe's partial: X is read from
+/// memory once per iteration instead of twice (the next W update's `X·Hᵀ` is ready).
+struct Fused<T> {
+    /// Column boundaries of X's blocks.
+    blocks: Vec<usize>,
+    /// Column boundaries of the stripes (runs of whole blocks).
+    stripes: Vec<usize>,
+    slots: Vec<FusedSlot<T>>,
+    /// The first sweep's violation per row of Hᵀ (the one the stopping rule reads).
+    viol_first: Vec<f64>,
+    /// The Gram's rows (row t at `t·k`), as [`SweepPlan::g_rows`].
+    g_rows: Vec<T>,
+}
+
+impl<T: Float> Fused<T> {
+    /// The plan for X n x m at k components, or `None` where fusing does not pay: a column
+    /// block that cannot stay in L2, or partial sums that would take more than an eighth of
+    /// X's memory.
+    fn plan(n: usize, m: usize, k: usize) -> Option<Fused<T>> {
+        let bytes = n.checked_mul(core::mem::size_of::<T>())?;
+        let cols = (FUSED_BLOCK_BYTES / bytes.max(1)) / 16 * 16;
+        let cols = cols.min(FUSED_MAX_COLS);
+        if cols < FUSED_MIN_COLS {
+            return None;
+        }
+        let blocks = partition::bounded(m, cols);
+        let count = blocks.len() - 1;
+        let stripes = partition::groups(&blocks, FUSED_STRIPES.min(count));
+        let n_stripes = stripes.len() - 1;
+        if n_stripes * k * 8 > m {
+            return None;
+        }
+        Some(Fused {
+            blocks,
+            stripes,
+            slots: (0..n_stripes)
+                .map(|_| (Mat::zeros(n, k), Vec::new()))
+                .collect(),
+            viol_first: vec![0.0; m],
+            g_rows: Vec::new(),
+        })
+    }
+}
+
+/// Runs `work` on every stripe of `stripes` (column boundaries) with its slot, on `tasks`
+/// tasks of contiguous stripes: which task runs a stripe never changes a bit.
+fn run_stripes<T: Float>(
+    state: FusedState<'_, T>,
+    stripes: &[usize],
+    slots: &mut [FusedSlot<T>],
+    tasks: usize,
+    work: &(impl Fn(FusedState<'_, T>, &mut FusedSlot<T>, Range<usize>) + Sync),
+) {
+    let count = stripes.len() - 1;
+    if tasks <= 1 || count <= 1 {
+        let mut slots = slots.iter_mut();
+        partition::for_each_piece(state, stripes, stripes[0]..stripes[count], |st, range| {
+            work(st, slots.next().expect("one slot per stripe"), range);
+        });
+        return;
+    }
+    let mid = count / 2;
+    let (left, right) = partition::Split::split_at(state, stripes[mid] - stripes[0]);
+    let (s_left, s_right) = slots.split_at_mut(mid);
+    let half = tasks / 2;
+    rayon::join(
+        || run_stripes(left, &stripes[..=mid], s_left, half, work),
+        || run_stripes(right, &stripes[mid..], s_right, tasks - half, work),
+    );
+}
+
 /// State of the coordinate-descent solver: W (n x k) and Hᵀ (m x k), both column-major so that
 /// both sweeps run down contiguous columns, the Gram/cross products of the last sweep and the
 /// sweep scratch, all sized once.
@@ -555,7 +660,13 @@ struct CoordinateDescent<T: Float> {
     hht: Mat<T>,
     hht_current: bool,
     xht: Mat<T>,
+    /// `xht` is X·Hᵀ − l1_W of the current H (left by the fused H update).
+    xht_current: bool,
     xtw: Mat<T>,
+    /// The fused H update's plan ([`Fused`]), made on the first H update it applies to.
+    fused: Option<Box<Fused<T>>>,
+    /// Whether the H update may fuse (tests turn it off to compare the two).
+    fuse: bool,
     perm: Vec<usize>,
     plan_w: SweepPlan<T>,
     plan_h: SweepPlan<T>,
@@ -580,7 +691,10 @@ impl<T: Float> CoordinateDescent<T> {
             hht: Mat::zeros(k, k),
             hht_current: false,
             xht: Mat::zeros(n, k),
+            xht_current: false,
             xtw: Mat::zeros(m, k),
+            fused: None,
+            fuse: true,
             perm: (0..k).collect(),
             plan_w: SweepPlan::new(n, k, par),
             plan_h: SweepPlan::new(m, k, par),
@@ -611,20 +725,21 @@ impl<T: Float> CoordinateDescent<T> {
         par: Par,
     ) -> Result<f64, NmfError> {
         let k = self.w.ncols();
-        if !(role == HRole::Fixed && self.hht_current) {
-            if !self.hht_current {
-                gram_cols_into(
-                    self.hht.as_mut(),
-                    self.ht.as_ref(),
-                    partition::gram_par(par, k),
-                )?;
-            }
+        if !self.hht_current {
+            gram_cols_into(
+                self.hht.as_mut(),
+                self.ht.as_ref(),
+                partition::gram_par(par, k),
+            )?;
+            self.hht_current = true;
+        }
+        if !self.xht_current {
             x.mul_into(self.xht.as_mut(), self.ht.as_ref(), par)?;
             if self.l1_w != T::ZERO {
                 let l1 = self.l1_w;
                 self.xht.for_each_mut(|v| *v -= l1);
             }
-            self.hht_current = true;
+            self.xht_current = true;
         }
         self.gram.copy_from(&self.hht);
         if self.l2_w != T::ZERO {
@@ -636,6 +751,7 @@ impl<T: Float> CoordinateDescent<T> {
         if role == HRole::Updated {
             // H is about to change.
             self.hht_current = false;
+            self.xht_current = false;
         }
         Ok(v)
     }
@@ -653,19 +769,134 @@ impl<T: Float> CoordinateDescent<T> {
             self.w.as_ref(),
             partition::gram_par(par, k),
         )?;
-        x.t_mul_into(self.xtw.as_mut(), self.w.as_ref(), par)?;
-        if self.l1_h != T::ZERO {
-            let l1 = self.l1_h;
-            self.xtw.for_each_mut(|v| *v -= l1);
-        }
         if self.l2_h != T::ZERO {
             for t in 0..k {
                 self.gram[(t, t)] += self.l2_h;
             }
         }
-        let v = self.sweeps(false, shuffle);
         self.hht_current = false;
-        Ok(v)
+        self.xht_current = false;
+        // With a shuffle, every inner sweep draws its own order for all of Hᵀ, which a
+        // block-by-block pass cannot follow; one sweep, or none drawn, it can.
+        if let Some(d) = x.as_dense()
+            && (self.inner <= 1 || shuffle.is_none())
+            && kernels::xt_b_applies(d, self.w.as_ref())
+            && self.fuse
+        {
+            if self.fused.is_none() {
+                self.fused = Fused::plan(d.nrows(), d.ncols(), k).map(Box::new);
+            }
+            if self.fused.is_some() {
+                self.order(shuffle);
+                return Ok(self.update_h_fused(d, par));
+            }
+        }
+        x.t_mul_into(self.xtw.as_mut(), self.w.as_ref(), par)?;
+        if self.l1_h != T::ZERO {
+            let l1 = self.l1_h;
+            self.xtw.for_each_mut(|v| *v -= l1);
+        }
+        Ok(self.sweeps(false, shuffle))
+    }
+
+    /// [`update_h`](Self::update_h) in one pass over X's column blocks ([`Fused`]), with the
+    /// Gram (and l2_H) in place and the order drawn: per block, `XᵀW` for the block's rows of
+    /// Hᵀ, the sweeps of those rows, and the block's share of `X·Hᵀ` for the next W update
+    /// while the block is still in cache. Each row of Hᵀ gets the same bits as in the
+    /// unfused update (rows are independent, and `xt_b_into` splits columns without changing
+    /// a bit), and so does the returned violation; `X·Hᵀ` is summed in an order fixed by the
+    /// shape.
+    fn update_h_fused(&mut self, x: MatRef<'_, T>, par: Par) -> f64 {
+        let (k, m) = (self.w.ncols(), x.ncols());
+        let f = self.fused.as_deref_mut().expect("planned by update_h");
+        debug_assert_eq!(f.viol_first.len(), m, "planned for another X");
+        let kernel = Kernel::for_k(k);
+        f.g_rows.clear();
+        f.g_rows
+            .extend((0..k * k).map(|i| self.gram[(i / k, i % k)]));
+        let need = kernel.scratch::<T>(k);
+        for (_, wp) in f.slots.iter_mut().filter(|(_, wp)| wp.len() < need) {
+            wp.resize(need, T::ZERO);
+        }
+        let gs = Grams {
+            g: self.gram.as_ref(),
+            rows: &f.g_rows,
+            perm: &[],
+        };
+        let (w, perm, inner, l1) = (
+            self.w.as_ref(),
+            &self.perm[..],
+            self.inner.max(1),
+            self.l1_h,
+        );
+        let blocks = &f.blocks[..];
+        let work = |state: FusedState<'_, T>, slot: &mut FusedSlot<T>, range: Range<usize>| {
+            let (part, wp) = slot;
+            let mut first_block = true;
+            partition::for_each_piece(
+                state,
+                blocks,
+                range,
+                |(Rows(mut hb), Rows(mut rb), (gb, (vb, fb))), cols| {
+                    let xb = x.subcols(cols.start, cols.len());
+                    let ran = kernels::xt_b_into(rb.rb_mut(), false, xb, w, Par::Seq);
+                    // `update_h` asked `xt_b_applies` for the whole X; a block has the same rows.
+                    assert!(matches!(ran, Ok(true)), "xt_b_into declined a block of X");
+                    if l1 != T::ZERO {
+                        rb.rb_mut().for_each_mut(|v| *v -= l1);
+                    }
+                    for s in 0..inner {
+                        sweep_block(hb.rb_mut(), gs, rb.rb(), perm, gb, vb, kernel, &mut wp[..]);
+                        if s == 0 {
+                            fb.copy_from_slice(vb);
+                        }
+                        // A sweep that changes nothing leaves the next one nothing to change, so
+                        // stopping per block gives the bits of the global early stop.
+                        if vb.iter().all(|&v| v == 0.0) {
+                            break;
+                        }
+                    }
+                    let accum = if first_block {
+                        Accum::Replace
+                    } else {
+                        Accum::Add
+                    };
+                    faer::linalg::matmul::matmul(
+                        part.as_mut(),
+                        accum,
+                        xb,
+                        hb.rb(),
+                        T::ONE,
+                        Par::Seq,
+                    );
+                    first_block = false;
+                },
+            );
+        };
+        let state = (
+            Rows(self.ht.as_mut()),
+            Rows(self.xtw.as_mut()),
+            (
+                &mut self.grad[..m],
+                (&mut self.viol[..m], &mut f.viol_first[..]),
+            ),
+        );
+        let tasks = par.degree().clamp(1, f.slots.len());
+        run_stripes(state, &f.stripes, &mut f.slots, tasks, &work);
+        self.xht.copy_from(&f.slots[0].0);
+        for (part, _) in &f.slots[1..] {
+            self.xht += part;
+        }
+        if self.l1_w != T::ZERO {
+            let l1 = self.l1_w;
+            self.xht.for_each_mut(|v| *v -= l1);
+        }
+        self.xht_current = true;
+        self.plan_h
+            .blocks
+            .windows(2)
+            .map(|c| f.viol_first[c[0]..c[1]].iter().sum::<f64>())
+            .sum()
     }
 
     /// `inner` sweeps over W (`on_w`) or Hᵀ with the current products; returns the first
@@ -940,6 +1171,147 @@ mod tests {
         let vb = run(&mut b, Par::rayon(2));
         assert_eq!(a, b);
         assert_eq!(va, vb);
+    }
+
+    /// Bits of a matrix, for exact comparisons that also hold for NaN.
+    fn mat_bits<T: Float>(a: MatRef<'_, T>) -> Vec<u64> {
+        let mut v = Vec::new();
+        a.for_each(|x| v.push(x.to_f64().to_bits()));
+        v
+    }
+
+    /// One W update and one H update from the same start, fused or not (and the fused one on
+    /// 1, 2 and 3 threads). Hᵀ, `XᵀW` and the violation must agree bit for bit, the fused
+    /// `X·Hᵀ` must be the product of the new H to rounding, and the next W update must see it.
+    #[test]
+    fn fused_h_update_is_the_unfused_one() {
+        fn check<T: Float>(k: usize, inner: usize, shuffled: bool, pen: Penalties, tol: f64) {
+            // 300 rows (xt_b_into takes 256 and more) by 2500 columns: more blocks than
+            // stripes, so that some stripes sum two blocks, at either precision.
+            let (n, m) = (300, 2500);
+            let x = Mat::<T>::from_fn(n, m, |i, j| {
+                T::from_f64(((i * 13 + j * 7) % 23) as f64 / 23.0 + 0.01)
+            });
+            let w0 = Mat::<T>::from_fn(n, k, |i, j| T::from_f64(((i + 3 * j) % 7) as f64 / 7.0));
+            let h0 = Mat::<T>::from_fn(k, m, |i, j| T::from_f64(((2 * i + j) % 5) as f64 / 5.0));
+            let xd = DataRef::Dense(x.as_ref());
+            let run = |fuse: bool, par: Par| {
+                let mut cd = CoordinateDescent::new(w0.clone(), h0.as_ref(), &pen, inner, par);
+                cd.fuse = fuse;
+                let mut rng = shuffled.then(|| RandomState::new(7));
+                let vw = cd.update_w(xd, HRole::Updated, rng.as_mut(), par).unwrap();
+                let vh = cd.update_h(xd, rng.as_mut(), par).unwrap();
+                (cd, vw, vh)
+            };
+            let (plain, vw, vh) = run(false, Par::Seq);
+            assert!(plain.fused.is_none());
+            let applies = kernels::xt_b_applies(x.as_ref(), w0.as_ref());
+            let mut xht_bits = None;
+            for par in [Par::Seq, Par::rayon(2), Par::rayon(3)] {
+                let (fused, fvw, fvh) = run(true, par);
+                let what = format!(
+                    "{} k = {k}, inner {inner}, shuffled {shuffled}, {par:?}",
+                    core::any::type_name::<T>()
+                );
+                // Without the small-k kernel (no AVX-512, or k outside its range) nothing fuses.
+                assert_eq!(
+                    fused.fused.is_some(),
+                    applies && (inner <= 1 || !shuffled),
+                    "{what}"
+                );
+                assert_eq!(
+                    mat_bits(fused.w.as_ref()),
+                    mat_bits(plain.w.as_ref()),
+                    "{what}: W"
+                );
+                assert_eq!(
+                    mat_bits(fused.ht.as_ref()),
+                    mat_bits(plain.ht.as_ref()),
+                    "{what}: H"
+                );
+                assert_eq!(
+                    mat_bits(fused.xtw.as_ref()),
+                    mat_bits(plain.xtw.as_ref()),
+                    "{what}: XᵀW"
+                );
+                assert_eq!(
+                    (fvw.to_bits(), fvh.to_bits()),
+                    (vw.to_bits(), vh.to_bits()),
+                    "{what}: violations"
+                );
+                let Some(plan) = fused.fused.as_deref() else {
+                    continue;
+                };
+                assert!(
+                    plan.blocks.len() > plan.stripes.len(),
+                    "{what}: one block per stripe"
+                );
+                assert!(fused.xht_current, "{what}");
+                // The stripes' order is fixed: the same X·Hᵀ bits on any number of threads.
+                let bits = mat_bits(fused.xht.as_ref());
+                assert_eq!(
+                    xht_bits.get_or_insert_with(|| bits.clone()),
+                    &bits,
+                    "{what}: X·Hᵀ bits"
+                );
+                let mut want = &x * fused.ht.as_ref();
+                want.for_each_mut(|v| *v -= T::from_f64(pen.l1_w));
+                let scale = want.norm_max().to_f64();
+                let diff = (&fused.xht - &want).norm_max().to_f64();
+                assert!(
+                    diff <= tol * scale,
+                    "{what}: X·Hᵀ off by {diff:e} of {scale:e}"
+                );
+                // The next W update takes that product instead of computing its own.
+                let (mut a, (mut b, _, _)) = (fused, run(false, Par::Seq));
+                a.update_w(xd, HRole::Updated, None, par).unwrap();
+                b.update_w(xd, HRole::Updated, None, par).unwrap();
+                let dw = (&a.w - &b.w).norm_max().to_f64();
+                assert!(
+                    dw <= 1e3 * tol * b.w.norm_max().to_f64(),
+                    "{what}: next W off by {dw:e}"
+                );
+            }
+        }
+        let none = Penalties {
+            l1_w: 0.0,
+            l2_w: 0.0,
+            l1_h: 0.0,
+            l2_h: 0.0,
+        };
+        let all = Penalties {
+            l1_w: 0.05,
+            l2_w: 0.2,
+            l1_h: 0.1,
+            l2_h: 0.3,
+        };
+        for k in [2, 5, 10, 12] {
+            check::<f64>(k, 1, false, none, 1e-13);
+            check::<f32>(k, 1, false, all, 1e-5);
+        }
+        check::<f64>(10, 3, false, all, 1e-13);
+        check::<f32>(5, 1, true, none, 1e-5);
+        // Shuffled with inner sweeps: every sweep draws its own order, so nothing fuses.
+        check::<f64>(5, 3, true, all, 1e-13);
+    }
+
+    #[test]
+    fn fused_plan_declines_where_it_does_not_pay() {
+        // A block of 64 columns of 1100 f64 rows (550 KB) no longer fits the L2 budget.
+        assert!(Fused::<f64>::plan(1100, 4096, 10).is_none());
+        assert!(Fused::<f32>::plan(1100, 4096, 10).is_some());
+        // Partial sums larger than an eighth of X: 1000 f64 rows take blocks of 64 columns, so
+        // 200 columns make 4 stripes, 4·10 partial columns for every 50 of X.
+        assert!(Fused::<f64>::plan(1000, 200, 10).is_none());
+        assert!(Fused::<f64>::plan(1000, 4096, 10).is_some());
+        let p = Fused::<f32>::plan(400, 4096, 10).expect("the faces fuse");
+        assert_eq!(p.blocks.len() - 1, 16);
+        assert_eq!(p.stripes.len() - 1, FUSED_STRIPES);
+        assert!(p.blocks.windows(2).all(|c| c[1] - c[0] == 256));
+        let p = Fused::<f64>::plan(400, 4096, 10).expect("the faces fuse in f64");
+        assert!(partition::widest(&p.blocks) * 400 * 8 <= FUSED_BLOCK_BYTES);
+        // Stripes are runs of whole blocks.
+        assert!(p.stripes.iter().all(|s| p.blocks.contains(s)));
     }
 
     /// The packed sub-blocks (with a tail of unpacked rows) give the bits of the plain row
