@@ -9,9 +9,9 @@
 //! computes the same gradients in another order ([`sweep_blocked`]). Either way each row's
 //! arithmetic depends on k and the CPU only: results do not depend on the thread count.
 //!
-//! At 2 to 10 components on dense X, where the unpacked small-k kernel runs, the H update is
-//! one pass over X's column blocks that also leaves the next W update its `X·Hᵀ` ([`Fused`]):
-//! X is read from memory once per iteration instead of twice.
+//! At 2 to 10 components on dense X, where the unpacked small-k kernel runs and [`Fused`]'s
+//! plan accepts the shape, the H update is one pass over X's column blocks that also leaves the
+//! next W update its `X·Hᵀ`: X is read from memory once per iteration instead of twice.
 
 use core::ops::Range;
 
@@ -665,6 +665,9 @@ struct CoordinateDescent<T: Float> {
     xtw: Mat<T>,
     /// The fused H update's plan ([`Fused`]), made on the first H update it applies to.
     fused: Option<Box<Fused<T>>>,
+    /// `Fused::plan` has run (whatever it said), so a declined plan is not remade, and
+    /// reallocated, on every iteration.
+    fused_planned: bool,
     /// Whether the H update may fuse (tests turn it off to compare the two).
     fuse: bool,
     perm: Vec<usize>,
@@ -694,6 +697,7 @@ impl<T: Float> CoordinateDescent<T> {
             xht_current: false,
             xtw: Mat::zeros(m, k),
             fused: None,
+            fused_planned: false,
             fuse: true,
             perm: (0..k).collect(),
             plan_w: SweepPlan::new(n, k, par),
@@ -783,8 +787,9 @@ impl<T: Float> CoordinateDescent<T> {
             && kernels::xt_b_applies(d, self.w.as_ref())
             && self.fuse
         {
-            if self.fused.is_none() {
+            if !self.fused_planned {
                 self.fused = Fused::plan(d.nrows(), d.ncols(), k).map(Box::new);
+                self.fused_planned = true;
             }
             if self.fused.is_some() {
                 self.order(shuffle);
@@ -1187,13 +1192,23 @@ mod tests {
     fn fused_h_update_is_the_unfused_one() {
         fn check<T: Float>(k: usize, inner: usize, shuffled: bool, pen: Penalties, tol: f64) {
             // 300 rows (xt_b_into takes 256 and more) by 2500 columns: more blocks than
-            // stripes, so that some stripes sum two blocks, at either precision.
-            let (n, m) = (300, 2500);
+            // stripes, so that some stripes sum two blocks, at either precision. The first 300
+            // columns of X and of H are zero: their rows of Hᵀ have nothing to change, so with
+            // inner sweeps the first block stops after one sweep, and the second has rows of
+            // both kinds (a per-block stop that looked at any one row would show).
+            let (n, m, zeros) = (300, 2500, 300);
             let x = Mat::<T>::from_fn(n, m, |i, j| {
-                T::from_f64(((i * 13 + j * 7) % 23) as f64 / 23.0 + 0.01)
+                let v = ((i * 13 + j * 7) % 23) as f64 / 23.0 + 0.01;
+                T::from_f64(if j < zeros { 0.0 } else { v })
             });
             let w0 = Mat::<T>::from_fn(n, k, |i, j| T::from_f64(((i + 3 * j) % 7) as f64 / 7.0));
-            let h0 = Mat::<T>::from_fn(k, m, |i, j| T::from_f64(((2 * i + j) % 5) as f64 / 5.0));
+            let h0 = Mat::<T>::from_fn(k, m, |i, j| {
+                T::from_f64(if j < zeros {
+                    0.0
+                } else {
+                    ((2 * i + j) % 5) as f64 / 5.0
+                })
+            });
             let xd = DataRef::Dense(x.as_ref());
             let run = |fuse: bool, par: Par| {
                 let mut cd = CoordinateDescent::new(w0.clone(), h0.as_ref(), &pen, inner, par);
@@ -1201,14 +1216,20 @@ mod tests {
                 let mut rng = shuffled.then(|| RandomState::new(7));
                 let vw = cd.update_w(xd, HRole::Updated, rng.as_mut(), par).unwrap();
                 let vh = cd.update_h(xd, rng.as_mut(), par).unwrap();
-                (cd, vw, vh)
+                // The next draw of the stream: both updates must have drawn the same orders.
+                let next = rng.map(|mut r| r.random_sample().to_bits());
+                (cd, vw, vh, next)
             };
-            let (plain, vw, vh) = run(false, Par::Seq);
+            let (plain, vw, vh, next) = run(false, Par::Seq);
+            assert!(
+                (0..zeros).all(|j| (0..k).all(|t| plain.ht[(j, t)] == T::ZERO)),
+                "the zero rows of Hᵀ stay zero"
+            );
             assert!(plain.fused.is_none());
             let applies = kernels::xt_b_applies(x.as_ref(), w0.as_ref());
             let mut xht_bits = None;
             for par in [Par::Seq, Par::rayon(2), Par::rayon(3)] {
-                let (fused, fvw, fvh) = run(true, par);
+                let (fused, fvw, fvh, fnext) = run(true, par);
                 let what = format!(
                     "{} k = {k}, inner {inner}, shuffled {shuffled}, {par:?}",
                     core::any::type_name::<T>()
@@ -1239,6 +1260,7 @@ mod tests {
                     (vw.to_bits(), vh.to_bits()),
                     "{what}: violations"
                 );
+                assert_eq!(fnext, next, "{what}: draws of the shuffle stream");
                 let Some(plan) = fused.fused.as_deref() else {
                     continue;
                 };
@@ -1262,14 +1284,28 @@ mod tests {
                     diff <= tol * scale,
                     "{what}: X·Hᵀ off by {diff:e} of {scale:e}"
                 );
-                // The next W update takes that product instead of computing its own.
-                let (mut a, (mut b, _, _)) = (fused, run(false, Par::Seq));
+                // The next W update takes that product instead of computing its own: to rounding
+                // the unfused one's, and a product replaced by zeros (W's minimiser is then 0)
+                // shows that it is read.
+                let (mut a, mut b) = (fused, run(false, Par::Seq).0);
+                let mut c = run(true, par).0;
+                c.xht.fill(T::ZERO);
                 a.update_w(xd, HRole::Updated, None, par).unwrap();
                 b.update_w(xd, HRole::Updated, None, par).unwrap();
+                c.update_w(xd, HRole::Updated, None, par).unwrap();
                 let dw = (&a.w - &b.w).norm_max().to_f64();
                 assert!(
                     dw <= 1e3 * tol * b.w.norm_max().to_f64(),
                     "{what}: next W off by {dw:e}"
+                );
+                // (To rounding: `w − (G_tt·w)/G_tt` can leave a few ulps of w. A component whose
+                // row of H is all zero has a zero Hessian, and the sweep leaves its column alone.)
+                let live: Vec<usize> = (0..k).filter(|&t| c.hht[(t, t)] != T::ZERO).collect();
+                assert!(!live.is_empty(), "{what}: H is zero");
+                assert!(
+                    live.iter()
+                        .all(|&t| c.w.col(t).norm_max().to_f64() <= 1e-3 * b.w.norm_max().to_f64()),
+                    "{what}: the W update recomputed X·Hᵀ"
                 );
             }
         }
