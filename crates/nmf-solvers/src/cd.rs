@@ -1240,21 +1240,13 @@ mod tests {
                     applies && (inner <= 1 || !shuffled),
                     "{what}"
                 );
-                assert_eq!(
-                    mat_bits(fused.w.as_ref()),
-                    mat_bits(plain.w.as_ref()),
-                    "{what}: W"
-                );
-                assert_eq!(
-                    mat_bits(fused.ht.as_ref()),
-                    mat_bits(plain.ht.as_ref()),
-                    "{what}: H"
-                );
-                assert_eq!(
-                    mat_bits(fused.xtw.as_ref()),
-                    mat_bits(plain.xtw.as_ref()),
-                    "{what}: XᵀW"
-                );
+                for (name, a, b) in [
+                    ("W", &fused.w, &plain.w),
+                    ("H", &fused.ht, &plain.ht),
+                    ("XᵀW", &fused.xtw, &plain.xtw),
+                ] {
+                    assert_eq!(mat_bits(a.as_ref()), mat_bits(b.as_ref()), "{what}: {name}");
+                }
                 assert_eq!(
                     (fvw.to_bits(), fvh.to_bits()),
                     (vw.to_bits(), vh.to_bits()),
@@ -1355,11 +1347,6 @@ mod tests {
     /// sweep with the kernel this CPU gets, unless that is the blocked one.
     #[test]
     fn packed_sub_blocks_give_the_bits_of_the_row_loop() {
-        fn bits<T: Float>(a: &Mat<T>) -> Vec<u64> {
-            a.col_iter()
-                .flat_map(|c| c.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>())
-                .collect()
-        }
         fn check<T: Float>(n: usize, k: usize) {
             let w0 = Mat::<T>::from_fn(n, k, |i, j| {
                 T::from_f64(if (i + 2 * j) % 7 == 0 {
@@ -1402,7 +1389,7 @@ mod tests {
                     &mut wp,
                 );
                 assert!(
-                    bits(&out) == bits(&plain),
+                    mat_bits(out.as_ref()) == mat_bits(plain.as_ref()),
                     "n = {n}, k = {k}, {kernel:?}: W differs"
                 );
                 assert_eq!(
@@ -1436,7 +1423,7 @@ mod tests {
                 return;
             }
             assert!(
-                bits(&whole) == bits(&plain),
+                mat_bits(whole.as_ref()) == mat_bits(plain.as_ref()),
                 "n = {n}, k = {k}: sweep differs"
             );
             let by_block: f64 = plan
