@@ -20,7 +20,8 @@
 //! # Ok::<(), nmf::NmfError>(())
 //! ```
 
-use faer::{Mat, MatRef};
+use faer::MatRef;
+use nmf_core::mat;
 use nmf_core::observed::entry_divergence;
 use nmf_core::{CoreError, DataRef, Float, Missing, SparseMat, Weights};
 use nmf_solvers::{NmfError, NmfModel, NmfParams};
@@ -278,7 +279,7 @@ pub fn cross_validate<'a, T: Float>(
                 let ones = vec![T::ONE; ri.len()];
                 Weights::Sparse(SparseMat::from_triplets(n, m, &ri, &ci, &ones)?)
             } else {
-                let mut wm = Mat::<T>::zeros(n, m);
+                let mut wm = mat::zeros::<T>(n, m);
                 for (e, &(i, j, _)) in cand.iter().enumerate() {
                     if !held[e] {
                         wm[(i, j)] = T::ONE;

@@ -5,6 +5,7 @@
 //! a float64 file (as [`io::read_npy`] does), and [`load_as`] reads at the precision asked for, so
 //! `load_as::<f64>` keeps a float64 file exact.
 
+use nmf_core::mat;
 use std::path::{Path, PathBuf};
 
 use faer::Mat;
@@ -83,7 +84,7 @@ pub fn swimmer() -> Dataset {
             parts.push(segment(pivot, dir));
         }
     }
-    let mut x = Mat::<f32>::zeros(256, s * s);
+    let mut x = mat::zeros::<f32>(256, s * s);
     for img in 0..256 {
         for &p in &torso {
             x[(img, p)] = 1.0;
@@ -156,7 +157,7 @@ pub fn load_as<T: Float>(
     data_home_dir: Option<&Path>,
 ) -> Result<Dataset<T>, IoError> {
     let widen = |d: Dataset| Dataset {
-        x: Mat::from_fn(d.x.nrows(), d.x.ncols(), |i, j| {
+        x: mat::from_fn(d.x.nrows(), d.x.ncols(), |i, j| {
             T::from_f64(f64::from(d.x[(i, j)]))
         }),
         name: d.name,

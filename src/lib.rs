@@ -36,8 +36,8 @@ pub use rank::{RankRow, select_rank};
 
 pub use nmf_core::{
     AlphaH, CoreError, Data, DataRef, Float, Loss, Missing, Observed, Penalties, Regularization,
-    SKLEARN_EPS, SparseMat, SparseRef, Weights, check, data, kernels, loss, observed, partition,
-    regularization, scalar, sparse, sparseness,
+    SKLEARN_EPS, SparseMat, SparseRef, Weights, check, data, kernels, loss, mat, observed,
+    partition, regularization, scalar, sparse, sparseness,
 };
 pub use nmf_init as init;
 pub use nmf_metrics as metrics;

@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use nmf_core::mat;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -431,7 +432,7 @@ fn load_folder<T: NpyFloat>(
     let online = match (json.online, a, b) {
         (None, None, None) => None,
         (Some(r), Some(a), Some(b)) => Some(OnlineState {
-            h: h.clone(),
+            h: mat::copy(h.as_ref()),
             a,
             b,
             rho: r.rho,

@@ -24,6 +24,7 @@
 use faer::{Mat, MatRef};
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use nmf_core::Float;
+use nmf_core::mat;
 use nmf_solvers::{NmfConfig, NmfError, NmfModel, NmfParams};
 
 /// An `ArrayView2` as a faer matrix: the same memory when the layout allows, else one copy.
@@ -62,7 +63,7 @@ pub fn view<'a, T: Float>(a: ArrayView2<'a, T>) -> NdMatrix<'a, T> {
         // The transpose is standard: `a` is column-major.
         return NdMatrix::Borrowed(MatRef::from_column_major_slice(s, n, m));
     }
-    NdMatrix::Copied(Mat::from_fn(n, m, |i, j| a[[i, j]]))
+    NdMatrix::Copied(mat::from_fn(n, m, |i, j| a[[i, j]]))
 }
 
 /// A faer matrix as a new `Array2` in standard layout.

@@ -52,6 +52,7 @@ pub use npz_rows::NpzRows;
 pub use rows::{NpyRowWriter, NpyRows, transform_npy};
 pub use sparse::{SparseFormat, read_sparse, read_sparse_bytes, write_sparse, write_sparse_bytes};
 
+use nmf_core::mat;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -357,9 +358,9 @@ fn build_mat<T: Float, S: Copy>(
     conv: impl Fn(S) -> T,
 ) -> Mat<T> {
     if fortran {
-        Mat::from_fn(n, m, |i, j| conv(data[j * n + i]))
+        mat::from_fn(n, m, |i, j| conv(data[j * n + i]))
     } else {
-        Mat::from_fn(n, m, |i, j| conv(data[i * m + j]))
+        mat::from_fn(n, m, |i, j| conv(data[i * m + j]))
     }
 }
 
@@ -410,7 +411,7 @@ pub fn read_npy_any(path: impl AsRef<Path>) -> Result<AnyMatrix, IoError> {
 /// precision and is refused.
 fn into_precision<T: Float>(a: AnyMatrix, path: &Path) -> Result<Mat<T>, IoError> {
     match a {
-        AnyMatrix::F32(m) => Ok(Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
+        AnyMatrix::F32(m) => Ok(mat::from_fn(m.nrows(), m.ncols(), |i, j| {
             T::from_f64(m[(i, j)] as f64)
         })),
         AnyMatrix::F64(m) => {
@@ -421,7 +422,7 @@ fn into_precision<T: Float>(a: AnyMatrix, path: &Path) -> Result<Mat<T>, IoError
                     expected: "float32 for a Mat<f32> (read it as f64, or convert the file)",
                 });
             }
-            Ok(Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
+            Ok(mat::from_fn(m.nrows(), m.ncols(), |i, j| {
                 T::from_f64(m[(i, j)])
             }))
         }
@@ -600,7 +601,7 @@ pub fn read_csv_bytes<T: Float>(
         nrows += 1;
     }
     let m = ncols.unwrap_or(0);
-    Ok(Mat::from_fn(nrows, m, |i, j| values[i * m + j]))
+    Ok(mat::from_fn(nrows, m, |i, j| values[i * m + j]))
 }
 
 /// Writes a matrix as CSV, one row per line, with shortest round-trip number formatting.

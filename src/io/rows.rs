@@ -6,6 +6,7 @@
 //! Fortran order), through a 1 MiB staging buffer into a block reused from call to call, so
 //! memory is one block plus 1 MiB whatever the file's size.
 
+use nmf_core::mat;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -133,7 +134,7 @@ impl<T: Float> NpyRows<T> {
             big_endian,
             fortran,
             bytes: Vec::new(),
-            block: Mat::zeros(0, 0),
+            block: mat::zeros(0, 0),
         })
     }
 
@@ -211,7 +212,7 @@ impl<T: Float> RowSource<T> for NpyRows<T> {
         self.bytes
             .resize(STAGING.min(r * m * self.elem_size()).max(8), 0);
         if self.block.shape() != (r, m) {
-            self.block = Mat::zeros(r, m);
+            self.block = mat::zeros(r, m);
         }
         let path = self.path.clone();
         let io = |e: std::io::Error| format!("{}: {e}", path.display());

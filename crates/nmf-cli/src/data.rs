@@ -91,16 +91,20 @@ pub fn read<T: NpyFloat>(path: &Path) -> Result<Matrix<T>> {
     match ext.as_deref() {
         Some("npy") => Ok(Matrix::Dense(match io::read_npy_any(path)? {
             // A float64 file is narrowed only under an explicit --dtype f32.
-            AnyMatrix::F64(m) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| T::from_f64(m[(i, j)])),
-            AnyMatrix::F32(m) => Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
+            AnyMatrix::F64(m) => {
+                nmf::mat::from_fn(m.nrows(), m.ncols(), |i, j| T::from_f64(m[(i, j)]))
+            }
+            AnyMatrix::F32(m) => nmf::mat::from_fn(m.nrows(), m.ncols(), |i, j| {
                 T::from_f64(f64::from(m[(i, j)]))
             }),
         })),
         Some("csv") | Some("txt") => {
             let m: Mat<f64> = io::read_csv(path, io::CsvHeader::Auto)?;
-            Ok(Matrix::Dense(Mat::from_fn(m.nrows(), m.ncols(), |i, j| {
-                T::from_f64(m[(i, j)])
-            })))
+            Ok(Matrix::Dense(nmf::mat::from_fn(
+                m.nrows(),
+                m.ncols(),
+                |i, j| T::from_f64(m[(i, j)]),
+            )))
         }
         _ => bail!(
             "{}: unknown format (expected .npy, .csv, .npz or .mtx)",

@@ -11,6 +11,7 @@
 //! Public entry points take `impl Into<DataRef<'_, T>>`, so `fit(x.as_ref())` and `fit(&x)`
 //! both work.
 
+use crate::mat;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
@@ -354,7 +355,7 @@ impl<'a, T: Float> DataRef<'a, T> {
     /// `X / max(X)`).
     pub fn to_scaled(&self, scale: f64) -> Data<T> {
         match self {
-            DataRef::Dense(x) => Data::Dense(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+            DataRef::Dense(x) => Data::Dense(mat::from_fn(x.nrows(), x.ncols(), |i, j| {
                 T::from_f64(x[(i, j)].to_f64() / scale)
             })),
             DataRef::Sparse(x) => {
@@ -366,7 +367,7 @@ impl<'a, T: Float> DataRef<'a, T> {
     /// X converted to f64 and divided by `scale` (Hoyer's `transform` works in f64).
     pub fn to_f64_scaled(&self, scale: f64) -> Data<f64> {
         match self {
-            DataRef::Dense(x) => Data::Dense(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
+            DataRef::Dense(x) => Data::Dense(mat::from_fn(x.nrows(), x.ncols(), |i, j| {
                 x[(i, j)].to_f64() / scale
             })),
             DataRef::Sparse(x) => Data::Sparse(x.mat().map_values(|v| v.to_f64() / scale)),

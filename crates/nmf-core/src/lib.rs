@@ -36,6 +36,7 @@ pub mod data;
 pub mod error;
 pub mod kernels;
 pub mod loss;
+pub mod mat;
 pub mod observed;
 pub mod partition;
 pub mod regularization;

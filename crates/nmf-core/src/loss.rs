@@ -5,6 +5,7 @@
 //! `X ≤ EPS` (float32 epsilon, whatever the dtype) are treated as zeros and `WH` is clipped at EPS
 //! where it meets them, so `reconstruction_err` agrees with scikit-learn's `reconstruction_err_`.
 
+use crate::mat;
 use core::str::FromStr;
 
 use faer::prelude::*;
@@ -143,12 +144,12 @@ impl<T: Float> LossScratch<T> {
         let tasks = par.degree().clamp(1, blocks.max(1));
         LossScratch {
             xht: if with_xht {
-                Mat::zeros(n, k)
+                mat::zeros(n, k)
             } else {
-                Mat::zeros(0, 0)
+                mat::zeros(0, 0)
             },
-            wtw: Mat::zeros(k, k),
-            hht: Mat::zeros(k, k),
+            wtw: mat::zeros(k, k),
+            hht: mat::zeros(k, k),
             tiles: (0..tasks).map(|_| vec![T::ZERO; n * width]).collect(),
             partials: vec![[0.0; 3]; blocks],
             bounds: Vec::with_capacity(tasks + 1),
@@ -670,12 +671,12 @@ pub fn gradient_into<'a, T: Float>(
     use crate::kernels::matmul;
     use faer::Accum;
     if beta == 2.0 {
-        let mut hht = Mat::<T>::zeros(k, k);
-        let mut wtw = Mat::<T>::zeros(k, k);
+        let mut hht = mat::zeros::<T>(k, k);
+        let mut wtw = mat::zeros::<T>(k, k);
         kernels::gram_rows_into(hht.as_mut(), h, par)?;
         kernels::gram_cols_into(wtw.as_mut(), w, par)?;
-        let mut xht = Mat::<T>::zeros(n, k);
-        let mut wtx = Mat::<T>::zeros(k, m);
+        let mut xht = mat::zeros::<T>(n, k);
+        let mut wtx = mat::zeros::<T>(k, m);
         x.mul_into(xht.as_mut(), h.transpose(), par)?;
         x.lhs_t_mul_into(wtx.as_mut(), w, par)?;
         matmul(gw.rb_mut(), Accum::Replace, w, hht.as_ref(), T::ONE, par)?;
@@ -684,7 +685,7 @@ pub fn gradient_into<'a, T: Float>(
         gh -= &wtx;
     } else {
         let x = x.require_dense("the gradient of a loss other than Frobenius")?;
-        let mut wh = Mat::<T>::zeros(n, m);
+        let mut wh = mat::zeros::<T>(n, m);
         kernels::wh_into(wh.as_mut(), w, h, par)?;
         let b = T::from_f64(beta);
         let one = T::ONE;

@@ -28,6 +28,7 @@
 //! # Ok::<(), nmf_core::CoreError>(())
 //! ```
 
+use crate::mat;
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 
@@ -48,7 +49,7 @@ pub enum Weights<T> {
 
 impl<T: Float> From<MatRef<'_, T>> for Weights<T> {
     fn from(m: MatRef<'_, T>) -> Self {
-        Weights::Dense(m.to_owned())
+        Weights::Dense(mat::copy(m))
     }
 }
 impl<T: Float> From<&Mat<T>> for Weights<T> {
@@ -365,8 +366,8 @@ impl<T: Float> Observed<T> {
         missing: Missing,
     ) -> Result<Self, CoreError> {
         // Row-major scan so the first error named is the first in reading order.
-        let mut wt = Mat::<T>::zeros(n, m);
-        let mut x = Mat::<T>::zeros(n, m);
+        let mut wt = mat::zeros::<T>(n, m);
+        let mut x = mat::zeros::<T>(n, m);
         for i in 0..n {
             for j in 0..m {
                 let w = wf(i, j);
@@ -376,7 +377,7 @@ impl<T: Float> Observed<T> {
                 }
             }
         }
-        let wx = Mat::from_fn(n, m, |i, j| wt[(i, j)] * x[(i, j)]);
+        let wx = mat::from_fn(n, m, |i, j| wt[(i, j)] * x[(i, j)]);
         Self::finish(n, m, ObservedKind::Dense { wt, x, wx })
     }
 
@@ -493,7 +494,7 @@ impl<T: Float> Observed<T> {
     /// start must never read held-out values).
     pub fn filled(&self) -> Data<T> {
         match &self.kind {
-            ObservedKind::Dense { x, .. } => Data::Dense(x.clone()),
+            ObservedKind::Dense { x, .. } => Data::Dense(mat::copy(x.as_ref())),
             ObservedKind::Pattern(p) => {
                 let rows: Vec<u32> = (0..self.n)
                     .flat_map(|i| (p.row_ptr[i]..p.row_ptr[i + 1]).map(move |_| i as u32))

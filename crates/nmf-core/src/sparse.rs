@@ -27,6 +27,7 @@
 //! # Ok::<(), nmf_core::CoreError>(())
 //! ```
 
+use crate::mat;
 use faer::{Mat, MatRef};
 
 use crate::error::CoreError;
@@ -545,7 +546,7 @@ impl<T: Float> SparseMat<T> {
     /// The dense matrix (an explicit conversion the caller asks for; the library never
     /// densifies X on its own).
     pub fn to_dense(&self) -> Mat<T> {
-        let mut out = Mat::zeros(self.nrows, self.ncols);
+        let mut out = mat::zeros(self.nrows, self.ncols);
         for j in 0..self.ncols {
             let (rows, vals) = self.col(j);
             for (&i, &v) in rows.iter().zip(vals) {

@@ -27,6 +27,7 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::{Accum, Col, Mat, MatRef, Par};
 use nmf_core::Float;
 use nmf_core::kernels::{matmul, mirror_lower, syrk_lower_into};
+use nmf_core::mat;
 
 use crate::error::InitError;
 use crate::svd::Truncated;
@@ -108,7 +109,7 @@ impl<T: Float> Columns<T> for Own<'_, T> {
         self.0.subcols(c0, self.width().min(self.0.ncols() - c0))
     }
     fn scratch(&self) -> Mat<T> {
-        Mat::zeros(0, 0)
+        mat::zeros(0, 0)
     }
 }
 
@@ -160,7 +161,7 @@ impl<T: Float> Columns<f64> for Widened<'_, T> {
     fn scratch(&self) -> Mat<f64> {
         // A new buffer holds no block yet.
         self.last.set(None);
-        Mat::zeros(self.a.nrows(), self.width)
+        mat::zeros(self.a.nrows(), self.width)
     }
 }
 
@@ -174,7 +175,7 @@ fn route<T: Float, W: Float, C: Columns<W>>(
 ) -> Result<Option<Truncated<T>>, InitError> {
     let (p, q) = a.shape();
     let mut buf = a.scratch();
-    let mut g = Mat::<W>::zeros(p, p);
+    let mut g = mat::zeros::<W>(p, p);
     for (i, c0) in (0..q).step_by(a.width()).enumerate() {
         let ac = a.block(c0, &mut buf);
         let accum = if i == 0 { Accum::Replace } else { Accum::Add };
@@ -231,7 +232,7 @@ fn route<T: Float, W: Float, C: Columns<W>>(
 fn top_full<W: Float>(g: MatRef<'_, W>, k: usize) -> Result<(Mat<W>, Vec<f64>), InitError> {
     use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
     let p = g.nrows();
-    let mut vecs = Mat::<W>::zeros(p, p);
+    let mut vecs = mat::zeros::<W>(p, p);
     let mut vals = faer::diag::Diag::<W>::zeros(p);
     let req =
         self_adjoint_evd_scratch::<W>(p, ComputeEigenvectors::Yes, Par::Seq, Default::default());
@@ -248,7 +249,7 @@ fn top_full<W: Float>(g: MatRef<'_, W>, k: usize) -> Result<(Mat<W>, Vec<f64>), 
     let vals: Vec<f64> = (0..p).map(|i| vals.column_vector()[i].to_f64()).collect();
     let order = descending(&vals);
     Ok((
-        Mat::from_fn(p, k, |i, j| vecs[(i, order[j])]),
+        mat::from_fn(p, k, |i, j| vecs[(i, order[j])]),
         order[..k].iter().map(|&i| vals[i]).collect(),
     ))
 }
@@ -286,7 +287,7 @@ fn top_lanczos<W: Float>(g: MatRef<'_, W>, k: usize, seed: u64) -> Option<(Mat<W
         Par::Seq,
         params,
     ));
-    let mut vecs = Mat::<W>::zeros(p, k);
+    let mut vecs = mat::zeros::<W>(p, k);
     let mut vals = vec![W::ZERO; k];
     let info = partial_self_adjoint_eigen(
         vecs.as_mut(),
@@ -304,7 +305,7 @@ fn top_lanczos<W: Float>(g: MatRef<'_, W>, k: usize, seed: u64) -> Option<(Mat<W
     }
     let order = descending(&vals);
     Some((
-        Mat::from_fn(p, k, |i, j| vecs[(i, order[j])]),
+        mat::from_fn(p, k, |i, j| vecs[(i, order[j])]),
         order.iter().map(|&i| vals[i]).collect(),
     ))
 }
@@ -330,9 +331,9 @@ fn complete<W: Float>(g: MatRef<'_, W>, u: MatRef<'_, W>, lk: f64) -> bool {
     // P·G·P = G − U·Bᵀ − B·Uᵀ + U·C·Uᵀ with B = G·U, C = Uᵀ·B, so with D = B − U·C/2,
     // M = τI − G + U·Dᵀ + D·Uᵀ. Sequential products: only whether M factors is used, and that
     // must not depend on the thread count.
-    let mut d = Mat::<W>::zeros(p, k);
+    let mut d = mat::zeros::<W>(p, k);
     faer::linalg::matmul::matmul(d.as_mut(), Accum::Replace, g, u, W::ONE, Par::Seq);
-    let mut c = Mat::<W>::zeros(k, k);
+    let mut c = mat::zeros::<W>(k, k);
     faer::linalg::matmul::matmul(
         c.as_mut(),
         Accum::Replace,
@@ -409,7 +410,7 @@ fn triplets<T: Float, W: Float, C: Columns<W>>(
 ) -> Result<Option<Truncated<T>>, InitError> {
     let (p, q) = a.shape();
     let k = u.ncols();
-    let mut z = Mat::<W>::zeros(q, k);
+    let mut z = mat::zeros::<W>(q, k);
     for c0 in (0..q).step_by(a.width()) {
         let ac = a.block(c0, buf);
         let w = ac.ncols();
@@ -439,7 +440,7 @@ fn triplets<T: Float, W: Float, C: Columns<W>>(
     let gram_term = |sj: f64| (q + 2 * p) as f64 * W::EPSILON.to_f64() * trace / sj;
     let from_gram = s.iter().all(|&sj| gram_term(sj) <= tol * s1 / 16.0);
     // A·Z (p x k): from G where the bound above allows it, else from the pass over A's blocks.
-    let mut az = Mat::<W>::zeros(p, k);
+    let mut az = mat::zeros::<W>(p, k);
     if from_gram {
         matmul(az.as_mut(), Accum::Replace, g, u.as_ref(), W::ONE, par)?;
     } else {
@@ -465,9 +466,9 @@ fn triplets<T: Float, W: Float, C: Columns<W>>(
     }
     let order = descending(&s);
     Ok(Some(Truncated {
-        u: Mat::from_fn(p, k, |i, j| T::from_f64(u[(i, order[j])].to_f64())),
+        u: mat::from_fn(p, k, |i, j| T::from_f64(u[(i, order[j])].to_f64())),
         s: order.iter().map(|&j| T::from_f64(s[j])).collect(),
-        v: Mat::from_fn(q, k, |i, j| {
+        v: mat::from_fn(q, k, |i, j| {
             T::from_f64(z[(i, order[j])].to_f64() / s[order[j]])
         }),
     }))

@@ -1,5 +1,6 @@
 //! The initialisation methods and the one entry point, [`initialize`].
 
+use nmf_core::mat;
 use std::time::Instant;
 
 use faer::{Mat, MatRef, Par};
@@ -270,7 +271,7 @@ pub fn initialize<'a, T: Float>(
         (InitKind::Custom, Init::Custom { w, h }) => {
             check_custom("W", w.as_ref(), n, k)?;
             check_custom("H", h.as_ref(), k, m)?;
-            (w.clone(), h.clone())
+            (mat::copy(w.as_ref()), mat::copy(h.as_ref()))
         }
         (InitKind::Random, _) => random(x, k, seed, compat)?,
         _ => {
@@ -390,13 +391,13 @@ fn random_draws<T: Float>(
     // As scikit-learn: the scale is computed in the data's precision.
     let avg = (mean / T::from_usize(k)).sqrt();
     let mut rng = Normals::new(seed, compat)?;
-    let mut h = Mat::<T>::zeros(k, m);
+    let mut h = mat::zeros::<T>(k, m);
     for i in 0..k {
         for j in 0..m {
             h[(i, j)] = (avg * T::from_f64(rng.next())).abs();
         }
     }
-    let mut w = Mat::<T>::zeros(n, k);
+    let mut w = mat::zeros::<T>(n, k);
     for i in 0..n {
         for j in 0..k {
             w[(i, j)] = (avg * T::from_f64(rng.next())).abs();
@@ -412,8 +413,8 @@ fn random_draws<T: Float>(
 fn nndsvd<T: Float>(t: &Truncated<T>) -> (Mat<T>, Mat<T>) {
     let (n, k) = t.u.shape();
     let m = t.v.nrows();
-    let mut w = Mat::<T>::zeros(n, k);
-    let mut h = Mat::<T>::zeros(k, m);
+    let mut w = mat::zeros::<T>(n, k);
+    let mut h = mat::zeros::<T>(k, m);
     let norm =
         |it: &mut dyn Iterator<Item = T>| it.map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt();
     for j in 0..k {

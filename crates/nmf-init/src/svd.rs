@@ -4,6 +4,7 @@
 //! X is only ever seen through [`DataRef`]'s products, except by the dense thin SVD (dense X
 //! only), so a sparse X runs every path without being densified.
 
+use nmf_core::mat;
 use std::sync::OnceLock;
 
 use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
@@ -79,8 +80,8 @@ pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     let (m, n) = a.shape();
     let size = m.min(n);
     let bs = recommended_block_size::<T>(m, n);
-    let mut qr = a.to_owned();
-    let mut coeff = Mat::<T>::zeros(bs, size);
+    let mut qr = mat::copy(a);
+    let mut coeff = mat::zeros::<T>(bs, size);
     let req = qr_in_place_scratch::<T>(m, n, bs, par, Default::default());
     let mut mem = MemBuffer::new(req);
     qr_in_place(
@@ -114,7 +115,7 @@ pub(crate) fn lu_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     use faer::linalg::lu::partial_pivoting::factor::{lu_in_place, lu_in_place_scratch};
     let (m, n) = a.shape();
     debug_assert!(m >= n);
-    let mut lu = a.to_owned();
+    let mut lu = mat::copy(a);
     let mut perm = vec![0usize; m];
     let mut perm_inv = vec![0usize; m];
     let req = lu_in_place_scratch::<usize, T>(m, n, Par::Seq, Default::default());
@@ -139,7 +140,7 @@ pub(crate) fn lu_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
     }
     // (P·a)[i] = a[fwd[i]]: row r of the basis is row inv[r] of L.
     let (_, inv) = p.arrays();
-    Mat::from_fn(m, n, |r, j| {
+    mat::from_fn(m, n, |r, j| {
         let i = inv[r];
         match i.cmp(&j) {
             core::cmp::Ordering::Greater => lu[(i, j)],
@@ -155,8 +156,8 @@ pub(crate) fn thin_svd<T: Float>(a: MatRef<'_, T>) -> Result<Truncated<T>, InitE
     use faer::linalg::svd::{ComputeSvdVectors, svd, svd_scratch};
     let (m, n) = a.shape();
     let size = m.min(n);
-    let mut u = Mat::<T>::zeros(m, size);
-    let mut v = Mat::<T>::zeros(n, size);
+    let mut u = mat::zeros::<T>(m, size);
+    let mut v = mat::zeros::<T>(n, size);
     let mut s = faer::diag::Diag::<T>::zeros(size);
     let req = svd_scratch::<T>(
         m,
@@ -193,17 +194,17 @@ fn sorted<T: Float>(t: Truncated<T>) -> Truncated<T> {
         return t;
     }
     Truncated {
-        u: Mat::from_fn(t.u.nrows(), idx.len(), |i, j| t.u[(i, idx[j])]),
+        u: mat::from_fn(t.u.nrows(), idx.len(), |i, j| t.u[(i, idx[j])]),
         s: idx.iter().map(|&j| t.s[j]).collect(),
-        v: Mat::from_fn(t.v.nrows(), idx.len(), |i, j| t.v[(i, idx[j])]),
+        v: mat::from_fn(t.v.nrows(), idx.len(), |i, j| t.v[(i, idx[j])]),
     }
 }
 
 fn truncate<T: Float>(t: Truncated<T>, k: usize) -> Truncated<T> {
     Truncated {
-        u: t.u.subcols(0, k).to_owned(),
+        u: mat::copy(t.u.subcols(0, k)),
         s: t.s[..k].to_vec(),
-        v: t.v.subcols(0, k).to_owned(),
+        v: mat::copy(t.v.subcols(0, k)),
     }
 }
 
@@ -326,7 +327,7 @@ fn max_residual<T: Float>(
     k: usize,
     par: Par,
 ) -> Result<f64, InitError> {
-    let mut y = Mat::<T>::zeros(x.nrows(), k);
+    let mut y = mat::zeros::<T>(x.nrows(), k);
     x.mul_into(y.as_mut(), t.v.subcols(0, k), par)?;
     Ok(residual_of(y.as_ref(), t, k))
 }
@@ -379,16 +380,16 @@ fn subspace<T: Float>(
         v.subcols_mut(0, given).copy_from(s.subcols(0, given));
     }
     let v = orthonormal_basis(v.as_ref());
-    let mut y = Mat::<T>::zeros(n, l);
+    let mut y = mat::zeros::<T>(n, l);
     x.mul_into(y.as_mut(), v.as_ref(), par)?;
-    let mut z = Mat::<T>::zeros(m, l);
+    let mut z = mat::zeros::<T>(m, l);
     let tol = residual_tol::<T>();
     let mut last = f64::INFINITY;
     for _ in 0..SUBSPACE_MAX_STEPS {
         let q = orthonormal_basis(y.as_ref());
         x.t_mul_into(z.as_mut(), q.as_ref(), par)?;
         let r = thin_svd(z.as_ref())?;
-        let mut u = Mat::<T>::zeros(n, l);
+        let mut u = mat::zeros::<T>(n, l);
         matmul(
             u.as_mut(),
             Accum::Replace,
@@ -427,8 +428,8 @@ fn lanczos<T: Float>(op: &dyn BiLinOp<T>, k: usize, seed: u64, tol: T) -> Option
         return None;
     }
     v0.iter_mut().for_each(|v| *v /= nrm);
-    let mut u = Mat::<T>::zeros(n, k);
-    let mut v = Mat::<T>::zeros(m, k);
+    let mut u = mat::zeros::<T>(n, k);
+    let mut v = mat::zeros::<T>(m, k);
     let mut s = vec![T::ZERO; k];
     let params = PartialEigenParams::default();
     let mut mem = MemBuffer::new(partial_svd_scratch::<T>(op, k, par, params));
@@ -587,7 +588,7 @@ pub(crate) fn randomized_sklearn<T: Float>(
     let a = Oriented { x, t: n < m };
     let (ra, ca) = a.shape();
     // The test matrix is drawn row-major, float64, then cast to T.
-    let mut omega = Mat::<T>::zeros(ca, l);
+    let mut omega = mat::zeros::<T>(ca, l);
     for i in 0..ca {
         for j in 0..l {
             omega[(i, j)] = T::from_f64(rng.standard_normal());
@@ -596,20 +597,20 @@ pub(crate) fn randomized_sklearn<T: Float>(
     let mut q = omega;
     let mut buf;
     for _ in 0..n_iter {
-        buf = Mat::<T>::zeros(ra, q.ncols());
+        buf = mat::zeros::<T>(ra, q.ncols());
         a.mul(buf.as_mut(), q.as_ref(), par)?;
         q = power_basis(buf.as_ref());
-        buf = Mat::<T>::zeros(ca, q.ncols());
+        buf = mat::zeros::<T>(ca, q.ncols());
         a.t_mul(buf.as_mut(), q.as_ref(), par)?;
         q = power_basis(buf.as_ref());
     }
-    buf = Mat::<T>::zeros(ra, q.ncols());
+    buf = mat::zeros::<T>(ra, q.ncols());
     a.mul(buf.as_mut(), q.as_ref(), par)?;
     let q = orthonormal_basis(buf.as_ref());
-    let mut b = Mat::<T>::zeros(q.ncols(), ca);
+    let mut b = mat::zeros::<T>(q.ncols(), ca);
     a.lhs_t_mul(b.as_mut(), q.as_ref(), par)?;
     let small = thin_svd(b.as_ref())?;
-    let mut ua = Mat::<T>::zeros(ra, small.u.ncols());
+    let mut ua = mat::zeros::<T>(ra, small.u.ncols());
     matmul(
         ua.as_mut(),
         Accum::Replace,

@@ -35,6 +35,7 @@ use faer::linalg::householder::{
 };
 use faer::{Accum, Conj, Mat, MatRef, Par};
 use nmf_core::Float;
+use nmf_core::mat;
 
 /// Shifts counted together in the bisection.
 const LANES: usize = 8;
@@ -68,8 +69,8 @@ pub(crate) fn top_k<W: Float>(g: MatRef<'_, W>, k: usize, seed: u64) -> Option<(
         apply_block_householder_sequence_on_the_left_in_place_scratch::<W>(p - 1, bs, k),
     ]);
     let mut mem = MemBuffer::new(req);
-    let mut trid = g.to_owned();
-    let mut hh = Mat::<W>::zeros(bs, p - 1);
+    let mut trid = mat::copy(g);
+    let mut hh = mat::zeros::<W>(bs, p - 1);
     tridiag_in_place(
         trid.as_mut(),
         hh.as_mut(),
@@ -232,7 +233,7 @@ impl Tridiagonal {
         let k = vals.len();
         let eps = f64::EPSILON;
         let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x7d1a_9c0e_3b5f_1e55);
-        let mut v = Mat::<f64>::zeros(n, k);
+        let mut v = mat::zeros::<f64>(n, k);
         let mut lu = Lu::new(n);
         let mut x = vec![0.0f64; n];
         let mut cluster = 0;
@@ -304,7 +305,7 @@ impl Tridiagonal {
                 return false;
             }
         }
-        let mut vtv = Mat::<f64>::zeros(k, k);
+        let mut vtv = mat::zeros::<f64>(k, k);
         faer::linalg::matmul::matmul(
             vtv.as_mut(),
             Accum::Replace,
@@ -328,7 +329,7 @@ impl Tridiagonal {
 /// column) leaves V as it is for the checks to reject.
 fn orthonormalise(v: faer::MatMut<'_, f64>) {
     let k = v.ncols();
-    let mut vtv = Mat::<f64>::zeros(k, k);
+    let mut vtv = mat::zeros::<f64>(k, k);
     faer::linalg::matmul::matmul(
         vtv.as_mut(),
         Accum::Replace,

@@ -60,10 +60,10 @@ fn dense<'py, T: Elem>(a: PyReadonlyArray2<'py, T>) -> Input<'py, T> {
     if a.is_c_contiguous()
         && let Ok(s) = a.as_slice()
     {
-        return Input::Owned(MatRef::from_row_major_slice(s, n, m).to_owned());
+        return Input::Owned(nmf::mat::copy(MatRef::from_row_major_slice(s, n, m)));
     }
     let v = a.as_array();
-    Input::Owned(Mat::from_fn(n, m, |i, j| v[[i, j]]))
+    Input::Owned(nmf::mat::from_fn(n, m, |i, j| v[[i, j]]))
 }
 
 /// A factor (W0, H0 or a fitted H) as a column-major matrix.
@@ -76,7 +76,7 @@ fn factor<T: Elem>(a: &Bound<'_, PyAny>, what: &str) -> PyResult<Mat<T>> {
     })?;
     let (n, m) = (a.shape()[0], a.shape()[1]);
     let v = a.as_array();
-    Ok(Mat::from_fn(n, m, |i, j| v[[i, j]]))
+    Ok(nmf::mat::from_fn(n, m, |i, j| v[[i, j]]))
 }
 
 /// X from Python: a 2-D array, or `(format, n_rows, n_cols, indptr, indices, data)` for a

@@ -14,6 +14,7 @@
 //! next W update its `X·Hᵀ`: X is read from memory once per iteration instead of twice.
 
 use core::ops::Range;
+use nmf_core::mat;
 
 use faer::Accum;
 use faer::prelude::*;
@@ -613,7 +614,7 @@ impl<T: Float> Fused<T> {
             blocks,
             stripes,
             slots: (0..n_stripes)
-                .map(|_| (Mat::zeros(n, k), Vec::new()))
+                .map(|_| (mat::zeros(n, k), Vec::new()))
                 .collect(),
             viol_first: vec![0.0; m],
             g_rows: Vec::new(),
@@ -689,13 +690,13 @@ impl<T: Float> CoordinateDescent<T> {
         let m = h.ncols();
         CoordinateDescent {
             w,
-            ht: h.transpose().to_owned(),
-            gram: Mat::zeros(k, k),
-            hht: Mat::zeros(k, k),
+            ht: mat::copy(h.transpose()),
+            gram: mat::zeros(k, k),
+            hht: mat::zeros(k, k),
             hht_current: false,
-            xht: Mat::zeros(n, k),
+            xht: mat::zeros(n, k),
             xht_current: false,
-            xtw: Mat::zeros(m, k),
+            xtw: mat::zeros(m, k),
             fused: None,
             fused_planned: false,
             fuse: true,
@@ -1052,7 +1053,7 @@ impl<T: Float> Solver<T> for Cd<T> {
     }
 
     fn into_factors(self, _pb: &Problem<'_, T>) -> Result<(Mat<T>, Mat<T>), NmfError> {
-        let h = self.cd.ht.transpose().to_owned();
+        let h = mat::copy(self.cd.ht.transpose());
         Ok((self.cd.w, h))
     }
 
@@ -1065,7 +1066,7 @@ impl<T: Float> Solver<T> for Cd<T> {
         pen: &Penalties,
     ) -> Result<Mat<T>, NmfError> {
         let (n, k) = (x.nrows(), h.nrows());
-        let mut cd = CoordinateDescent::new(Mat::zeros(n, k), h, pen, c.inner_sweeps, c.par);
+        let mut cd = CoordinateDescent::new(mat::zeros(n, k), h, pen, c.inner_sweeps, c.par);
         let mut rng = shuffle_rng(c.shuffle, c.seed, c.compat);
         let mut v_init = None;
         for _ in 0..c.max_iter {

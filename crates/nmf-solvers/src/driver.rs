@@ -1,6 +1,7 @@
 //! The one fit loop: limits, cancellation, observers, the loss trace and the report. What an
 //! iteration does and when an algorithm has converged belong to the solvers ([`Solver`]).
 
+use nmf_core::mat;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -228,8 +229,8 @@ impl<T: Float> Kkt<T> {
         let (n, m) = pb.x.shape();
         let k = pb.c.n_components;
         let mut kkt = Kkt {
-            gw: Mat::zeros(n, k),
-            gh: Mat::zeros(k, m),
+            gw: mat::zeros(n, k),
+            gh: mat::zeros(k, m),
             start: 0.0,
             tol,
         };

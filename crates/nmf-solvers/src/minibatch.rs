@@ -11,6 +11,7 @@
 //! does. The numerics follow `docs/minibatch.md`.
 
 use core::ops::Range;
+use nmf_core::mat;
 
 use faer::prelude::*;
 use faer::{Mat, MatMut, MatRef};
@@ -329,16 +330,16 @@ impl<T: Float> Engine<T> {
                 let fw = if fresh { rows } else { 0 };
                 Lane {
                     ws,
-                    w_fresh: Mat::zeros(fw, k),
-                    w_prev: Mat::zeros(fw, k),
+                    w_fresh: mat::zeros(fw, k),
+                    w_prev: mat::zeros(fw, k),
                     pen: c.reg.scaled(rows, m),
                 }
             })
             .collect();
         Engine {
-            a: h.clone(),
-            b: Mat::from_fn(k, m, |_, _| T::ONE),
-            h_buf: h.clone(),
+            a: mat::copy(h.as_ref()),
+            b: mat::from_fn(k, m, |_, _| T::ONE),
+            h_buf: mat::copy(h.as_ref()),
             w,
             h,
             lanes,
@@ -444,7 +445,7 @@ impl<T: Float> Engine<T> {
     /// denominator, the decay (in f64, as `OnlineState` keeps it) and the steps.
     pub(crate) fn online_state(&self, c: &NmfParams<T>) -> crate::OnlineState<T> {
         crate::OnlineState {
-            h: self.h.clone(),
+            h: mat::copy(self.h.as_ref()),
             a: self.a.clone(),
             b: self.b.clone(),
             rho: rho(c.minibatch.forget_factor, self.nominal, self.n),
@@ -548,7 +549,7 @@ impl<T: Float> Solver<T> for MiniBatch<T> {
         let (n, m) = x.shape();
         let k = h.nrows();
         let mut ws = solve_workspace(n, m, k, c, x.is_sparse());
-        let (mut w, mut w_prev) = (Mat::zeros(n, k), Mat::zeros(n, k));
+        let (mut w, mut w_prev) = (mat::zeros(n, k), mat::zeros(n, k));
         let it = c.minibatch.transform_max_iter.unwrap_or(c.max_iter);
         solve_w_into(w.as_mut(), w_prev.as_mut(), h, x, c, pen, &mut ws, it)?;
         Ok(w)

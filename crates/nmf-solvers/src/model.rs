@@ -1,6 +1,7 @@
 //! The fitted model.
 
 use faer::{Mat, MatRef};
+use nmf_core::mat;
 use nmf_core::observed::{Observed, ObservedKind};
 use nmf_core::{CoreError, DataRef, Float, Weights, check, kernels};
 
@@ -179,7 +180,7 @@ impl<T: Float> NmfModel<T> {
     /// `w` does not have k columns.
     pub fn inverse_transform(&self, w: MatRef<'_, T>) -> Result<Mat<T>, NmfError> {
         check::ensure_shape("W", w, w.nrows(), self.h.nrows())?;
-        let mut out = Mat::zeros(w.nrows(), self.h.ncols());
+        let mut out = mat::zeros(w.nrows(), self.h.ncols());
         kernels::wh_into(out.as_mut(), w, self.h.as_ref(), self.config.p.par)?;
         Ok(out)
     }

@@ -10,6 +10,7 @@
 //! thread count.
 
 use core::ops::Range;
+use nmf_core::mat;
 
 use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
@@ -132,12 +133,12 @@ impl<T: Float> Workspace<T> {
         // Sparse KL broadcasts its denominators from `sums`.
         let (dn, dm) = if sparse_kl { (0, 0) } else { (n, m) };
         Workspace {
-            num_w: Mat::zeros(n, k),
-            den_w: Mat::zeros(dn, k),
-            num_h: Mat::zeros(k, m),
-            den_h: Mat::zeros(k, dm),
-            kk: Mat::zeros(k, k),
-            hht: Mat::zeros(k, k),
+            num_w: mat::zeros(n, k),
+            den_w: mat::zeros(dn, k),
+            num_h: mat::zeros(k, m),
+            den_h: mat::zeros(k, dm),
+            kk: mat::zeros(k, k),
+            hht: mat::zeros(k, k),
             hht_current: false,
             on_w,
             on_h,
@@ -838,7 +839,7 @@ impl<T: Float> Solver<T> for Mu<T> {
         let k = h.nrows();
         let beta = c.loss.beta();
         let avg = (T::from_f64(x.sum() / (n as f64 * m as f64)) / T::from_usize(k)).sqrt();
-        let mut w = Mat::from_fn(n, k, |_, _| avg);
+        let mut w = mat::from_fn(n, k, |_, _| avg);
         let mut ws = Workspace::new(n, m, k, beta, x.is_sparse(), c.par);
         let mut loss_ws = LossScratch::for_data(&x, k, c.par);
         let pw = FactorPenalty::w(pen);

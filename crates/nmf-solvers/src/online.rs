@@ -8,6 +8,7 @@
 
 use faer::Mat;
 use nmf_core::loss::{self, LossScratch};
+use nmf_core::mat;
 use nmf_core::{CoreError, DataRef, Float, check};
 use nmf_init::{InitReport, initialize};
 
@@ -161,8 +162,8 @@ impl<T: Float> OnlineNmf<T> {
                 self.init = Some(f.report);
                 let b = c.minibatch.batch_size.min(rows);
                 OnlineState {
-                    a: f.h.clone(),
-                    b: Mat::from_fn(k, m, |_, _| T::ONE),
+                    a: mat::copy(f.h.as_ref()),
+                    b: mat::from_fn(k, m, |_, _| T::ONE),
                     h: f.h,
                     rho: rho(c.minibatch.forget_factor, b, rows),
                     n_steps: 0,
@@ -186,7 +187,7 @@ impl<T: Float> OnlineNmf<T> {
             seconds: start.elapsed().as_secs_f64(),
             warnings: Vec::new(),
         };
-        let h = state.h.clone();
+        let h = mat::copy(state.h.as_ref());
         let online = Some(Box::new(state.clone()));
         self.state = Some(state);
         self.model = Some(NmfModel {
@@ -214,7 +215,7 @@ fn step<T: Float>(
     let pen = c.reg.scaled(rows, m);
     let mut ws = Box::new(Workspace::new(rows, m, k, beta, x.is_sparse(), c.par));
     ws.clip_w = false;
-    let (mut w, mut w_prev) = (Mat::zeros(rows, k), Mat::zeros(rows, k));
+    let (mut w, mut w_prev) = (mat::zeros(rows, k), mat::zeros(rows, k));
     solve_w_into(
         w.as_mut(),
         w_prev.as_mut(),

@@ -14,6 +14,7 @@
 use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::kernels::matmul;
+use nmf_core::mat;
 use nmf_core::{CoreError, DataRef, Float, Penalties};
 use nmf_init::{Factors, Init, initialize};
 
@@ -66,14 +67,14 @@ impl<T: Float> OpnmfWork<T> {
     fn new(n: usize, m: usize, k: usize) -> Self {
         OpnmfWork {
             val: ValueWork {
-                xb: Mat::zeros(n, k),
-                btcb: Mat::zeros(k, k),
-                btb: Mat::zeros(k, k),
+                xb: mat::zeros(n, k),
+                btcb: mat::zeros(k, k),
+                btb: mat::zeros(k, k),
             },
-            cb: Mat::zeros(m, k),
-            den: Mat::zeros(m, k),
-            new: Mat::zeros(m, k),
-            trial: Mat::zeros(m, k),
+            cb: mat::zeros(m, k),
+            den: mat::zeros(m, k),
+            new: mat::zeros(m, k),
+            trial: mat::zeros(m, k),
             spectral: SpectralScratch::new(k),
         }
     }
@@ -223,8 +224,8 @@ impl<T: Float> Opnmf<T> {
                 .partial_cmp(&score[a])
                 .unwrap_or(core::cmp::Ordering::Equal)
         });
-        let h = Mat::from_fn(k, self.b.nrows(), |r, j| self.b[(j, order[r])]);
-        let w = Mat::from_fn(x.nrows(), k, |i, r| xb[(i, order[r])]);
+        let h = mat::from_fn(k, self.b.nrows(), |r, j| self.b[(j, order[r])]);
+        let w = mat::from_fn(x.nrows(), k, |i, r| xb[(i, order[r])]);
         Ok((w, h))
     }
 }
@@ -256,7 +257,7 @@ impl<T: Float> Solver<T> for Opnmf<T> {
     ) -> Result<Self, NmfError> {
         let (n, m) = pb.x.shape();
         Ok(Opnmf {
-            b: h.transpose().to_owned(),
+            b: mat::copy(h.transpose()),
             norm: pb.c.opnmf_norm,
             delta: f64::INFINITY,
             x_sqnorm: pb.x_sqnorm,
@@ -303,7 +304,7 @@ impl<T: Float> Solver<T> for Opnmf<T> {
         x: DataRef<'_, T>,
         _pen: &Penalties,
     ) -> Result<Mat<T>, NmfError> {
-        let mut out = Mat::zeros(x.nrows(), h.nrows());
+        let mut out = mat::zeros(x.nrows(), h.nrows());
         x.mul_into(out.as_mut(), h.transpose(), c.par)?;
         Ok(out)
     }
@@ -320,7 +321,7 @@ struct SpectralScratch {
 impl SpectralScratch {
     fn new(k: usize) -> Self {
         SpectralScratch {
-            g: Mat::zeros(k, k),
+            g: mat::zeros(k, k),
             v: vec![0.0; k],
             gv: vec![0.0; k],
         }

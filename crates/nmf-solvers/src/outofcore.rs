@@ -10,6 +10,7 @@
 //! (a custom start, or a random one from the same mean).
 
 use core::ops::{ControlFlow, Range};
+use nmf_core::mat;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -145,7 +146,11 @@ fn start<T: Float>(
                 check::ensure_finite(what, a.as_ref())?;
                 check::ensure_nonneg(what, a.as_ref())?;
             }
-            Ok((w.clone(), h.clone(), InitReport::supplied()))
+            Ok((
+                mat::copy(w.as_ref()),
+                mat::copy(h.as_ref()),
+                InitReport::supplied(),
+            ))
         }
         Init::Random | Init::Auto => {
             let mut sum = 0.0f64;
@@ -325,7 +330,7 @@ fn final_pass<T: Float>(
     let b = cuts.first().map_or(n, |r| r.len());
     let mut ls = loss::LossScratch::for_shape(b, m, k, sparse, c.par);
     let mut solver_ws = None;
-    let mut w_prev = Mat::zeros(if fresh { b } else { 0 }, k);
+    let mut w_prev = mat::zeros(if fresh { b } else { 0 }, k);
     let mut d = 0.0f64;
     for r in cuts {
         let xb = read(src, r.clone(), beta)?;
@@ -335,7 +340,7 @@ fn final_pass<T: Float>(
                 Some((rows, ws)) if *rows == r.len() => ws,
                 slot => {
                     let ws = solve_workspace(r.len(), m, k, c, sparse);
-                    w_prev = Mat::zeros(r.len(), k);
+                    w_prev = mat::zeros(r.len(), k);
                     &mut slot.insert((r.len(), ws)).1
                 }
             };

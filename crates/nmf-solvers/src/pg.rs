@@ -14,6 +14,7 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatRef, Par};
 use nmf_core::kernels::matmul;
 use nmf_core::loss::LossScratch;
+use nmf_core::mat;
 use nmf_core::partition::{Cols, run_groups};
 use nmf_core::sparseness::{ProjectScratch, l1_for_sparseness, project_into};
 use nmf_core::{CoreError, Data, DataRef, Float, Penalties};
@@ -248,19 +249,19 @@ struct HoyerWork<T> {
 impl<T: Float> HoyerWork<T> {
     fn new(n: usize, m: usize, k: usize, threads: usize) -> Self {
         HoyerWork {
-            h_t: Mat::zeros(k, m),
-            w_t: Mat::zeros(n, k),
-            xht_t: Mat::zeros(n, k),
-            wtx_t: Mat::zeros(k, m),
-            hht: Mat::zeros(k, k),
-            xht: Mat::zeros(n, k),
-            wtw: Mat::zeros(k, k),
-            wtx: Mat::zeros(k, m),
-            g_w: Mat::zeros(n, k),
-            g_h: Mat::zeros(k, m),
-            trial_w: Mat::zeros(n, k),
-            trial_h: Mat::zeros(k, m),
-            trial_gram: Mat::zeros(k, k),
+            h_t: mat::zeros(k, m),
+            w_t: mat::zeros(n, k),
+            xht_t: mat::zeros(n, k),
+            wtx_t: mat::zeros(k, m),
+            hht: mat::zeros(k, k),
+            xht: mat::zeros(n, k),
+            wtw: mat::zeros(k, k),
+            wtx: mat::zeros(k, m),
+            g_w: mat::zeros(n, k),
+            g_h: mat::zeros(k, m),
+            trial_w: mat::zeros(n, k),
+            trial_h: mat::zeros(k, m),
+            trial_gram: mat::zeros(k, k),
             hht_fresh: false,
             wtw_fresh: false,
             proj: Projector::new(n.max(m), k, threads),
@@ -341,8 +342,8 @@ impl<T: Float> Hoyer<T> {
         // of f32 data would double its memory for this one evaluation); it is only the
         // "before" of the first convergence test, every step search evaluates its own.
         let (w_t, h_t) = (
-            w.as_ref().map(|&v| T::from_f64(v)),
-            h.as_ref().map(|&v| T::from_f64(v)),
+            mat::map(w.as_ref(), T::from_f64),
+            mat::map(h.as_ref(), T::from_f64),
         );
         let f = nmf_core::loss::frobenius_direct(xs, w_t.as_ref(), h_t.as_ref(), Par::Seq)?;
         Ok(Hoyer {
@@ -518,15 +519,15 @@ fn transform_hoyer<T: Float>(
     let x_sqnorm = x.squared_norm();
     let mean = x.sum() / (n as f64 * m as f64);
     let mut w = Mat::<f64>::from_fn(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
-    let mut hht = Mat::<f64>::zeros(k, k);
+    let mut hht = mat::zeros::<f64>(k, k);
     gram_rows_to(&mut hht, h.as_ref(), par);
-    let mut xht = Mat::<f64>::zeros(n, k);
+    let mut xht = mat::zeros::<f64>(n, k);
     x.mul_into(xht.as_mut(), h.transpose(), par)?;
     let (mut gram, mut den, mut g, mut trial) = (
-        Mat::<f64>::zeros(k, k),
-        Mat::<f64>::zeros(n, k),
-        Mat::<f64>::zeros(n, k),
-        Mat::<f64>::zeros(n, k),
+        mat::zeros::<f64>(k, k),
+        mat::zeros::<f64>(n, k),
+        mat::zeros::<f64>(n, k),
+        mat::zeros::<f64>(n, k),
     );
     let mut proj = Projector::new(n, k, par.degree());
     let mut f = |w: MatRef<'_, f64>| {
@@ -558,7 +559,7 @@ fn transform_hoyer<T: Float>(
                         core::mem::swap(&mut w, &mut trial);
                         fw = fnext;
                     }
-                    None => return Ok(w.as_ref().map(|&v| T::from_f64(v))),
+                    None => return Ok(mat::map(w.as_ref(), T::from_f64)),
                 }
             }
             None => {
@@ -571,7 +572,7 @@ fn transform_hoyer<T: Float>(
             break;
         }
     }
-    Ok(w.as_ref().map(|&v| T::from_f64(v)))
+    Ok(mat::map(w.as_ref(), T::from_f64))
 }
 
 /// Kim & Park's sparse variants of the legacy solver (scikit-learn 0.15's `sparseness`).
@@ -601,10 +602,10 @@ struct NlsWork<T> {
 impl<T: Float> NlsWork<T> {
     fn new(k: usize, p: usize) -> Self {
         NlsWork {
-            hp: Mat::zeros(k, p),
-            hn: Mat::zeros(k, p),
-            d: Mat::zeros(k, p),
-            gd: Mat::zeros(k, p),
+            hp: mat::zeros(k, p),
+            hn: mat::zeros(k, p),
+            d: mat::zeros(k, p),
+            gd: mat::zeros(k, p),
         }
     }
 }
@@ -765,18 +766,18 @@ impl<T: Float> Legacy<T> {
         let (n, k) = w.shape();
         let m = h.ncols();
         let mut ws = LegacyWork {
-            g: Mat::zeros(k, k),
-            b_w: Mat::zeros(k, n),
-            b_h: Mat::zeros(k, m),
-            wt: Mat::zeros(k, n),
-            grad_wt: Mat::zeros(k, n),
+            g: mat::zeros(k, k),
+            b_w: mat::zeros(k, n),
+            b_h: mat::zeros(k, m),
+            wt: mat::zeros(k, n),
+            grad_wt: mat::zeros(k, n),
             nls_w: NlsWork::new(k, n),
             nls_h: NlsWork::new(k, m),
             loss: LossScratch::new(n, m, k, par),
         };
         // The initial gradients W·HHᵀ − XHᵀ and WᵀW·H − WᵀX (once, so allocated here).
         gram_rows_to(&mut ws.g, h.as_ref(), par);
-        let mut grad_w = Mat::<T>::zeros(n, k);
+        let mut grad_w = mat::zeros::<T>(n, k);
         matmul(
             grad_w.as_mut(),
             Accum::Replace,
@@ -785,11 +786,11 @@ impl<T: Float> Legacy<T> {
             T::ONE,
             par,
         )?;
-        let mut xht = Mat::<T>::zeros(n, k);
+        let mut xht = mat::zeros::<T>(n, k);
         x.mul_into(xht.as_mut(), h.transpose(), par)?;
         grad_w -= &xht;
         gram_cols_to(&mut ws.g, w.as_ref(), par);
-        let mut grad_h = Mat::<T>::zeros(k, m);
+        let mut grad_h = mat::zeros::<T>(k, m);
         matmul(
             grad_h.as_mut(),
             Accum::Replace,
@@ -893,7 +894,7 @@ impl<T: Float> Solver<T> for HoyerSolver<T> {
         let xmax = pb.x.max();
         let scale = if xmax > 0.0 { xmax } else { 1.0 };
         let xs = pb.x.to_scaled(scale);
-        let f64_of = |a: &Mat<T>| a.as_ref().map(|v| v.to_f64());
+        let f64_of = |a: &Mat<T>| mat::map(a.as_ref(), |v| v.to_f64());
         let st = Hoyer::new(
             xs.as_data_ref(),
             f64_of(&w),
@@ -947,8 +948,8 @@ impl<T: Float> Solver<T> for HoyerSolver<T> {
             (self.scale, 1.0)
         };
         Ok((
-            self.st.w.as_ref().map(|&v| T::from_f64(v * cw)),
-            self.st.h.as_ref().map(|&v| T::from_f64(v * ch)),
+            mat::map(self.st.w.as_ref(), |v| T::from_f64(v * cw)),
+            mat::map(self.st.h.as_ref(), |v| T::from_f64(v * ch)),
         ))
     }
 
@@ -1050,12 +1051,12 @@ impl<T: Float> Solver<T> for Legacy<T> {
     ) -> Result<Mat<T>, NmfError> {
         let (_, _, _, nls_max_iter) = legacy_params(c);
         let (n, k) = (x.nrows(), h.nrows());
-        let mut g = Mat::<T>::zeros(k, k);
+        let mut g = mat::zeros::<T>(k, k);
         gram_rows_to(&mut g, h, c.par);
-        let mut b = Mat::<T>::zeros(k, n);
+        let mut b = mat::zeros::<T>(k, n);
         x.lhs_mul_t_into(b.as_mut(), h, c.par)?;
-        let mut wt = Mat::<T>::zeros(k, n);
-        let mut grad = Mat::<T>::zeros(k, n);
+        let mut wt = mat::zeros::<T>(k, n);
+        let mut grad = mat::zeros::<T>(k, n);
         let tol = 1e-10
             * nmf_core::kernels::squared_norm(b.as_ref())
                 .sqrt()
@@ -1069,6 +1070,6 @@ impl<T: Float> Solver<T> for Legacy<T> {
             tol,
             nls_max_iter.max(10_000),
         )?;
-        Ok(wt.transpose().to_owned())
+        Ok(mat::copy(wt.transpose()))
     }
 }

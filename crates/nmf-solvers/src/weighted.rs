@@ -20,6 +20,7 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use nmf_core::data::np_pow;
 use nmf_core::loss;
+use nmf_core::mat;
 use nmf_core::observed::{EvalScratch, Observed, ObservedKind};
 use nmf_core::partition::{self, Cols};
 use nmf_core::{Float, Penalties, SKLEARN_EPS};
@@ -663,7 +664,7 @@ impl<T: Float> State<T> {
     }
 
     fn into_factors(self) -> (Mat<T>, Mat<T>) {
-        (self.w().to_owned(), self.h().to_owned())
+        (mat::copy(self.w()), mat::copy(self.h()))
     }
 }
 
@@ -978,7 +979,7 @@ pub(crate) fn solve_w_weighted<T: Float>(
             });
         }
     }
-    Ok(MatRef::from_column_major_slice(&wt, k, n)
-        .transpose()
-        .to_owned())
+    Ok(mat::copy(
+        MatRef::from_column_major_slice(&wt, k, n).transpose(),
+    ))
 }
