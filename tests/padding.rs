@@ -96,6 +96,7 @@ fn padding_is_zero_after_any_fit() {
         ("mu KL", SolverKind::Mu, Loss::KullbackLeibler),
         ("pg (Hoyer)", SolverKind::ProjectedGradient, Loss::Frobenius),
         ("opnmf", SolverKind::Opnmf, Loss::Frobenius),
+        ("minibatch", SolverKind::MiniBatch, Loss::Frobenius),
     ];
     let custom = || Init::Custom {
         w: Mat::from_fn(n, k, |i, t| ((i + t) % 3) as f32 + 0.5),
@@ -116,6 +117,60 @@ fn padding_is_zero_after_any_fit() {
             assert!(padding_is_zero(model.h()), "{name}: H's padding");
         }
     }
+    // A weighted fit (NaN marks the unobserved entries), a Hoyer pg model's transform, a cloned
+    // model and one reassembled from faer-made parts.
+    let holes = Mat::<f32>::from_fn(n, m, |i, j| {
+        if (i + 2 * j) % 7 == 0 {
+            f32::NAN
+        } else {
+            x32[(i, j)]
+        }
+    });
+    let weighted = Nmf::params(k)
+        .missing(Missing::Nan)
+        .max_iter(20)
+        .par(Par::Seq)
+        .fit(holes.as_ref())
+        .unwrap();
+    assert!(padding_is_zero(weighted.w()), "weighted fit: W's padding");
+    assert!(padding_is_zero(weighted.h()), "weighted fit: H's padding");
+    let pg = Nmf::params(k)
+        .solver(SolverKind::ProjectedGradient)
+        .max_iter(10)
+        .par(Par::Seq)
+        .fit(x32.as_ref())
+        .unwrap();
+    let w = pg.transform(x32.as_ref()).unwrap();
+    assert!(padding_is_zero(w.as_ref()), "pg transform's W");
+    let cloned = pg.clone();
+    assert!(padding_is_zero(cloned.w()), "a cloned model's W");
+    assert!(padding_is_zero(cloned.h()), "a cloned model's H");
+    let parts = nmf::solvers::NmfModel::from_parts(
+        Mat::from_fn(n, k, |_, _| 1.0f32),
+        Mat::from_fn(k, m, |_, _| 1.0f32),
+        pg.report().clone(),
+        pg.config().clone(),
+    )
+    .unwrap();
+    assert!(padding_is_zero(parts.h()), "from_parts keeps a copy of H");
+
+    // partial_fit: the state carried from one call to the next.
+    let mut online = Nmf::params(k)
+        .solver(SolverKind::MiniBatch)
+        .par(Par::Seq)
+        .check()
+        .unwrap()
+        .online()
+        .unwrap();
+    for start in [0, 18] {
+        let chunk = online.partial_fit(x32.as_ref().subrows(start, 18)).unwrap();
+        assert!(padding_is_zero(chunk.h()), "partial_fit's H");
+        let st = online.state().unwrap();
+        for (what, a) in [("H", &st.h), ("A", &st.a), ("B", &st.b)] {
+            assert!(padding_is_zero(a.as_ref()), "partial_fit state's {what}");
+        }
+    }
+
     let model = Nmf::params(k)
         .solver(SolverKind::Mu)
         .max_iter(20)

@@ -350,7 +350,7 @@ fn complete<W: Float>(g: MatRef<'_, W>, u: MatRef<'_, W>, lk: f64) -> bool {
         -W::from_f64(0.5),
         Par::Seq,
     );
-    let mut mm = Mat::<W>::from_fn(
+    let mut mm = mat::from_fn::<W>(
         p,
         p,
         |i, j| if i == j { tau - g[(i, j)] } else { -g[(i, j)] },

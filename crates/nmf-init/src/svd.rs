@@ -91,7 +91,7 @@ pub(crate) fn orthonormal_basis<T: Float>(a: MatRef<'_, T>) -> Mat<T> {
         MemStack::new(&mut mem),
         Default::default(),
     );
-    let mut q = Mat::<T>::identity(m, size);
+    let mut q = mat::from_fn::<T>(m, size, |i, j| if i == j { T::ONE } else { T::ZERO });
     let req = apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(m, bs, size);
     let mut mem = MemBuffer::new(req);
     apply_block_householder_sequence_on_the_left_in_place_with_conj(
@@ -373,7 +373,7 @@ fn subspace<T: Float>(
     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5ab5_9ace_17e2_a710);
     let normal = rand_distr::StandardNormal;
     let given = start.map_or(0, |s| s.ncols().min(l));
-    let mut v = Mat::<T>::from_fn(m, l, |_, _| {
+    let mut v = mat::from_fn::<T>(m, l, |_, _| {
         T::from_f64(Distribution::<f64>::sample(&normal, &mut rng))
     });
     if let Some(s) = start {

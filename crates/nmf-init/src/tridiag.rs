@@ -86,7 +86,7 @@ pub(crate) fn top_k<W: Float>(g: MatRef<'_, W>, k: usize, seed: u64) -> Option<(
     if !t.accept(v.as_ref(), &vals) {
         return None;
     }
-    let mut u = Mat::<W>::from_fn(p, k, |i, j| W::from_f64(v[(i, j)]));
+    let mut u = mat::from_fn::<W>(p, k, |i, j| W::from_f64(v[(i, j)]));
     apply_block_householder_sequence_on_the_left_in_place_with_conj(
         trid.as_ref().submatrix(1, 0, p - 1, p - 1),
         hh.as_ref(),

@@ -446,8 +446,8 @@ impl<T: Float> Engine<T> {
     pub(crate) fn online_state(&self, c: &NmfParams<T>) -> crate::OnlineState<T> {
         crate::OnlineState {
             h: mat::copy(self.h.as_ref()),
-            a: self.a.clone(),
-            b: self.b.clone(),
+            a: mat::copy(self.a.as_ref()),
+            b: mat::copy(self.b.as_ref()),
             rho: rho(c.minibatch.forget_factor, self.nominal, self.n),
             n_steps: self.steps,
         }

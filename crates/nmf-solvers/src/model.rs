@@ -11,7 +11,7 @@ use crate::report::FitReport;
 use crate::transform::{transform_observed, transform_with_h};
 
 /// A fitted factorization `X ≈ W·H`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct NmfModel<T: Float> {
     pub(crate) w: Mat<T>,
     pub(crate) h: Mat<T>,
@@ -19,6 +19,20 @@ pub struct NmfModel<T: Float> {
     pub(crate) config: NmfConfig<T>,
     /// A minibatch fit's final online statistics (boxed: batch models carry only a pointer).
     pub(crate) online: Option<Box<crate::OnlineState<T>>>,
+}
+
+// By hand, so that a cloned model's factors keep zero column padding (`nmf_core::mat`): H is
+// the left operand of `transform`'s Gram product.
+impl<T: Float> Clone for NmfModel<T> {
+    fn clone(&self) -> Self {
+        NmfModel {
+            w: mat::copy(self.w.as_ref()),
+            h: mat::copy(self.h.as_ref()),
+            report: self.report.clone(),
+            config: self.config.clone(),
+            online: self.online.clone(),
+        }
+    }
 }
 
 impl<T: Float> NmfModel<T> {
@@ -41,9 +55,10 @@ impl<T: Float> NmfModel<T> {
             check::ensure_finite(what, a)?;
             check::ensure_nonneg(what, a)?;
         }
+        // Copied in: the caller's matrices may carry uninitialised column padding.
         Ok(NmfModel {
-            w,
-            h,
+            w: mat::copy(w.as_ref()),
+            h: mat::copy(h.as_ref()),
             report,
             config,
             online: None,

@@ -21,7 +21,7 @@ use crate::report::{FitReport, StopReason};
 
 /// What `partial_fit` keeps between calls: scikit-learn's `components_`,
 /// `_components_numerator`, `_components_denominator`, `_rho` and `n_steps_`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct OnlineState<T> {
     /// The components (k x n_features).
     pub h: Mat<T>,
@@ -33,6 +33,20 @@ pub struct OnlineState<T> {
     pub rho: f64,
     /// Chunks learned so far.
     pub n_steps: usize,
+}
+
+// By hand: faer's `Clone` leaves the column padding uninitialised (`nmf_core::mat`), and the
+// cloned H is the left operand of every later call's Gram product.
+impl<T: Float> Clone for OnlineState<T> {
+    fn clone(&self) -> Self {
+        OnlineState {
+            h: mat::copy(self.h.as_ref()),
+            a: mat::copy(self.a.as_ref()),
+            b: mat::copy(self.b.as_ref()),
+            rho: self.rho,
+            n_steps: self.n_steps,
+        }
+    }
 }
 
 /// An online fitter made from a checked minibatch config (`config.online()`): call

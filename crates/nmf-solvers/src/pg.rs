@@ -515,10 +515,10 @@ fn transform_hoyer<T: Float>(
     let k = h.nrows();
     let x = x.to_f64_scaled(1.0);
     let x = x.as_data_ref();
-    let h = Mat::<f64>::from_fn(k, m, |i, j| h[(i, j)].to_f64());
+    let h = mat::from_fn::<f64>(k, m, |i, j| h[(i, j)].to_f64());
     let x_sqnorm = x.squared_norm();
     let mean = x.sum() / (n as f64 * m as f64);
-    let mut w = Mat::<f64>::from_fn(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
+    let mut w = mat::from_fn::<f64>(n, k, |_, _| (mean / k as f64).sqrt().max(f64::MIN_POSITIVE));
     let mut hht = mat::zeros::<f64>(k, k);
     gram_rows_to(&mut hht, h.as_ref(), par);
     let mut xht = mat::zeros::<f64>(n, k);
