@@ -60,9 +60,15 @@ fn padding_is_zero<T: Float>(a: MatRef<'_, T>) -> bool {
             // for each of its columns; with the poisoning allocator every byte of it was
             // written when it was allocated.
             let v = unsafe { p.add(i + j * cs).read() };
-            v.to_f64() == 0.0 && v.to_f64().to_bits() == 0
+            v.to_f64().to_bits() == 0
         })
     })
+}
+
+/// Both factors of a model have zero padding.
+fn assert_factors<T: Float>(what: &str, model: &NmfModel<T>) {
+    assert!(padding_is_zero(model.w()), "{what}: W's padding");
+    assert!(padding_is_zero(model.h()), "{what}: H's padding");
 }
 
 fn x(n: usize, m: usize) -> Mat<f32> {
@@ -113,8 +119,7 @@ fn padding_is_zero_after_any_fit() {
                 .par(Par::Seq)
                 .fit(x32.as_ref())
                 .unwrap();
-            assert!(padding_is_zero(model.w()), "{name}: W's padding");
-            assert!(padding_is_zero(model.h()), "{name}: H's padding");
+            assert_factors(name, &model);
         }
     }
     // A weighted fit (NaN marks the unobserved entries), a Hoyer pg model's transform, a cloned
@@ -132,8 +137,7 @@ fn padding_is_zero_after_any_fit() {
         .par(Par::Seq)
         .fit(holes.as_ref())
         .unwrap();
-    assert!(padding_is_zero(weighted.w()), "weighted fit: W's padding");
-    assert!(padding_is_zero(weighted.h()), "weighted fit: H's padding");
+    assert_factors("weighted fit", &weighted);
     let pg = Nmf::params(k)
         .solver(SolverKind::ProjectedGradient)
         .max_iter(10)
@@ -142,9 +146,7 @@ fn padding_is_zero_after_any_fit() {
         .unwrap();
     let w = pg.transform(x32.as_ref()).unwrap();
     assert!(padding_is_zero(w.as_ref()), "pg transform's W");
-    let cloned = pg.clone();
-    assert!(padding_is_zero(cloned.w()), "a cloned model's W");
-    assert!(padding_is_zero(cloned.h()), "a cloned model's H");
+    assert_factors("a cloned model", &pg.clone());
     let parts = nmf::solvers::NmfModel::from_parts(
         Mat::from_fn(n, k, |_, _| 1.0f32),
         Mat::from_fn(k, m, |_, _| 1.0f32),
@@ -177,8 +179,7 @@ fn padding_is_zero_after_any_fit() {
         .par(Par::Seq)
         .fit(x64.as_ref())
         .unwrap();
-    assert!(padding_is_zero(model.w()), "mu f64: W's padding");
-    assert!(padding_is_zero(model.h()), "mu f64: H's padding");
+    assert_factors("mu f64", &model);
     let w = model.transform(x64.as_ref()).unwrap();
     assert!(padding_is_zero(w.as_ref()), "transform's W");
     ON.store(false, Ordering::Relaxed);
