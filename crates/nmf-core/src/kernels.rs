@@ -35,9 +35,12 @@ fn inner_dim(what: &'static str, expected: usize, got: usize) -> Result<(), Core
 /// faer's parallel GEMM may split the reduction differently with the thread count, so
 /// results moved with it in the last bits (seen on the faces: 1e-4 relative after ten `cd`
 /// iterations). Here the output is cut into fixed blocks along its longer side (the block
-/// length is [`partition::matmul_block_len`], a function of the shape only), each block is one
-/// sequential faer product, and `par` only decides how many of the blocks run at once. Each
-/// output entry is therefore always summed in the same order. Nothing is allocated here.
+/// length is [`partition::matmul_block_len`], a function of the shape only), each task takes a
+/// run of consecutive blocks, and every call to faer is sequential. A task makes one call per
+/// block, or one over its whole run where that sums each entry in the same order (on x86-64
+/// with AVX2 or AVX-512, where faer's GEMM allows it). Each output entry is therefore always
+/// summed in the same order, and `par` only decides how many tasks run at once. Nothing is
+/// allocated here.
 ///
 /// # Errors
 /// The shapes do not agree (`lhs` r x s, `rhs` s x c, `dst` r x c).
@@ -60,6 +63,8 @@ pub fn matmul<T: Float>(
     let dim = if by_rows { r } else { c };
     let len = partition::matmul_block_len(dim);
     let blocks = dim.div_ceil(len);
+    let last = dim - (blocks - 1) * len;
+    let (other, inner) = (if by_rows { c } else { r }, lhs.ncols());
     let p = Product {
         accum,
         lhs,
@@ -67,6 +72,7 @@ pub fn matmul<T: Float>(
         alpha,
         by_rows,
         len,
+        merge: blocks_merge(last.min(len), other, inner),
     };
     p.run(dst, 0, blocks, par.degree().clamp(1, blocks));
     Ok(())
@@ -80,6 +86,42 @@ struct Product<'a, T> {
     alpha: T,
     by_rows: bool,
     len: usize,
+    /// A task's run of consecutive blocks is one faer call ([`blocks_merge`]).
+    merge: bool,
+}
+
+/// Whether one faer call over several consecutive blocks gives the same bits as a call per
+/// block, for blocks whose shortest side along the split is `shortest`, `other` long across it,
+/// with inner dimension `inner`.
+///
+/// Every block repacks the whole other operand, so a task that makes one call over its blocks
+/// saves the repacking (on a 2-core Xeon, `X·Hᵀ` of the faces at k = 50 took 0.93 ms as seven
+/// 64-row calls and 0.68 ms as one call per thread). Which blocks a task gets depends on the
+/// thread count, so merging is only sound where a call's per-entry summation order does not
+/// depend on how many rows or columns it has. On x86-64 with AVX2+FMA or AVX-512, faer 0.24
+/// sends every product of more than 16³ multiply-adds whose sides all exceed 1 to
+/// private-gemm-x86, which sums each entry along the inner dimension in chunks of
+/// `min(inner, 512)` whatever the other sides (the per-block and merged calls agreed to the bit
+/// on every shape tried; `tests/determinism.rs` and the unit test
+/// `matmul_bits_ignore_the_thread_count` guard it).
+/// Elsewhere (faer's `gemm` crate, nano-gemm, its matrix-vector paths) the order has not been
+/// checked, so blocks stay separate calls there.
+fn blocks_merge(shortest: usize, other: usize, inner: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let simd = std::arch::is_x86_feature_detected!("avx512f")
+            || (std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma"));
+        simd && shortest > 1
+            && other > 1
+            && inner > 1
+            && shortest.saturating_mul(other).saturating_mul(inner) > 16 * 16 * 16
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (shortest, other, inner);
+        false
+    }
 }
 
 impl<T: Float> Product<'_, T> {
@@ -87,6 +129,16 @@ impl<T: Float> Product<'_, T> {
     /// through `rayon::join` until one group is left, which runs its blocks in order.
     fn run(&self, dst: MatMut<'_, T>, b0: usize, b1: usize, groups: usize) {
         if groups <= 1 {
+            if self.merge {
+                let start = b0 * self.len;
+                let (a, bb) = if self.by_rows {
+                    (self.lhs.subrows(start, dst.nrows()), self.rhs)
+                } else {
+                    (self.lhs, self.rhs.subcols(start, dst.ncols()))
+                };
+                faer::linalg::matmul::matmul(dst, self.accum, a, bb, self.alpha, Par::Seq);
+                return;
+            }
             let mut rest = dst;
             for b in b0..b1 {
                 let start = b * self.len;
@@ -686,6 +738,107 @@ mod split_tests {
                 )
                 .unwrap();
                 assert!((dt.transpose() - &want).norm_max() <= 1e-9 * want.norm_max());
+            }
+        }
+    }
+
+    /// `matmul` merges a task's consecutive blocks into one faer call where
+    /// [`blocks_merge`] says the bits cannot move; check that they do not: the same bits as one
+    /// faer call per fixed block, on every thread count (row and column splits, both types,
+    /// inner dimensions below and above faer's 512-long chunks, both kernels faer picks for f64
+    /// on AVX-512, transposed operands, a short last block, accumulation).
+    #[test]
+    fn matmul_bits_ignore_the_thread_count() {
+        fn check<T: Float>(r: usize, s: usize, c: usize, transposed: bool) {
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ (r * 31 + s * 7 + c) as u64;
+            let mut next = || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                T::from_f64((state >> 11) as f64 / (1u64 << 53) as f64)
+            };
+            let a0 = Mat::<T>::from_fn(r, s, |_, _| next());
+            let at = Mat::<T>::from_fn(s, r, |i, j| a0[(j, i)]);
+            let a = if transposed {
+                at.transpose()
+            } else {
+                a0.as_ref()
+            };
+            let b = Mat::<T>::from_fn(s, c, |_, _| next());
+            let start = Mat::<T>::from_fn(r, c, |_, _| next());
+            let alpha = T::from_f64(-0.75);
+            // The reference: one sequential faer call per fixed block, as before merging.
+            let mut want = start.clone();
+            if partition::matmul_is_single(r, c, s) {
+                faer::linalg::matmul::matmul(
+                    want.as_mut(),
+                    Accum::Add,
+                    a,
+                    b.as_ref(),
+                    alpha,
+                    Par::Seq,
+                );
+            } else {
+                let by_rows = r >= c;
+                let bounds = partition::matmul_blocks(if by_rows { r } else { c });
+                for w in bounds.windows(2) {
+                    let (lo, n) = (w[0], w[1] - w[0]);
+                    if by_rows {
+                        faer::linalg::matmul::matmul(
+                            want.as_mut().subrows_mut(lo, n),
+                            Accum::Add,
+                            a.subrows(lo, n),
+                            b.as_ref(),
+                            alpha,
+                            Par::Seq,
+                        );
+                    } else {
+                        faer::linalg::matmul::matmul(
+                            want.as_mut().subcols_mut(lo, n),
+                            Accum::Add,
+                            a,
+                            b.subcols(lo, n),
+                            alpha,
+                            Par::Seq,
+                        );
+                    }
+                }
+            }
+            for par in [
+                Par::Seq,
+                Par::rayon(2),
+                Par::rayon(3),
+                Par::rayon(5),
+                Par::rayon(8),
+            ] {
+                let mut d = start.clone();
+                matmul(d.as_mut(), Accum::Add, a, b.as_ref(), alpha, par).unwrap();
+                for j in 0..c {
+                    for i in 0..r {
+                        assert!(
+                            d[(i, j)].to_f64().to_bits() == want[(i, j)].to_f64().to_bits(),
+                            "{r}x{s}x{c} transposed {transposed} {par:?} at ({i}, {j})"
+                        );
+                    }
+                }
+            }
+        }
+        for &(r, s, c) in &[
+            (400, 4096, 50),
+            (400, 4096, 10),
+            (400, 4096, 200),
+            (50, 400, 4096),
+            (4096, 400, 50),
+            (1000, 3000, 7),
+            (333, 777, 200),
+            (401, 300, 40),
+            (385, 2000, 3),
+            (97, 5000, 96),
+            (20, 400, 4096),
+        ] {
+            for transposed in [false, true] {
+                check::<f32>(r, s, c, transposed);
+                check::<f64>(r, s, c, transposed);
             }
         }
     }
